@@ -1,0 +1,11 @@
+"""latency-lab: the shared package of a Jupyter-first course on low-latency engineering.
+
+One concept per module (see the course's DESIGN.md): ``timing`` (clocks), ``stats``
+(nearest-rank percentiles, HDR-style histograms), ``tracker`` (``LatencyTracker``),
+``plots`` (one visual style) and ``checks`` (exercise checkers).
+"""
+
+from latency_lab.tracker import LatencyTracker
+
+__all__ = ["LatencyTracker"]
+__version__ = "0.1.0"

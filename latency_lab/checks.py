@@ -1,0 +1,149 @@
+"""Exercise checkers: ``check_<exercise>(answer)`` gives friendly pass/fail feedback (all lessons).
+
+A checker never raises because an answer is wrong or malformed: whatever goes wrong while
+judging it becomes a hint. It returns a :class:`Feedback`, which notebooks display as text
+and tests read through ``.passed``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+
+from latency_lab import stats
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on one answer."""
+
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return ("✅ " if self.passed else "❌ ") + self.message
+
+
+def _checker(func: Callable[..., Feedback]) -> Callable[..., Feedback]:
+    """Turn a missing answer or any exception while judging it into a hint, not a traceback."""
+
+    @functools.wraps(func)
+    def check(answer=None):
+        if answer is None or answer is Ellipsis:
+            return Feedback(False, "No answer yet: replace the `...`/None in the cell above.")
+        try:
+            return func(answer)
+        except Exception as exc:  # the learner's code may fail in any way
+            return Feedback(False, f"Judging your answer raised {type(exc).__name__}: {exc}")
+
+    return check
+
+
+def _close(answer, expected: float, rel_tol: float, what: str, hint: str) -> Feedback:
+    if isinstance(answer, bool) or not isinstance(answer, Real) or math.isnan(answer):
+        return Feedback(False, f"Expected a number for {what}, got {answer!r}.")
+    if math.isclose(answer, expected, rel_tol=rel_tol):
+        return Feedback(True, f"Correct: {what} = {expected:.4g}.")
+    return Feedback(False, f"{answer!r} is not {what}. Hint: {hint}")
+
+
+# -- lesson 00 --------------------------------------------------------------------------
+@_checker
+def check_tail_probability(answer) -> Feedback:
+    """Lesson 00: chance that a request fanning out to 50 services sees at least one p99."""
+    if isinstance(answer, Real) and 1 < answer <= 100:
+        return Feedback(False, "Give a probability between 0 and 1, not a percentage.")
+    return _close(
+        answer,
+        1 - 0.99**50,
+        1e-3,
+        "1 - 0.99**50",
+        "each call avoids its p99 with probability 0.99.",
+    )
+
+
+@_checker
+def check_fanout_for_even_odds(answer) -> Feedback:
+    """Lesson 00: the smallest k for which a p99.9 event hits more than half of requests."""
+    expected = math.ceil(math.log(0.5) / math.log(0.999))
+    if answer == expected:
+        return Feedback(True, f"Correct: with k = {expected}, 1 - 0.999**k first exceeds 0.5.")
+    return Feedback(
+        False, f"{answer!r} is not it. Hint: solve 1 - 0.999**k > 0.5 for the smallest integer k."
+    )
+
+
+# -- lesson 01 --------------------------------------------------------------------------
+@_checker
+def check_clock_choice(answer) -> Feedback:
+    """Lesson 01: the clock to time a short operation with."""
+    name = getattr(answer, "__name__", answer)
+    if name == "perf_counter_ns":
+        return Feedback(
+            True, "Correct: monotonic, the highest resolution, and integer ns (no float rounding)."
+        )
+    hints = {
+        "time": "wall-clock time can jump (NTP, manual changes) and a float at ~1.7e9 s only resolves ~238 ns.",
+        "time_ns": "wall-clock time can be adjusted while you measure, so an interval may even be negative.",
+        "perf_counter": "close, but a float loses precision as the counter grows; prefer integer nanoseconds.",
+        "monotonic": "monotonic is right, but a float loses precision; is there an integer version?",
+        "monotonic_ns": "close; on Linux it is the same clock, but Python promises the highest resolution elsewhere.",
+        "process_time_ns": "CPU time of the process excludes sleeping and waiting, which are part of latency.",
+        "thread_time_ns": "CPU time of the thread excludes time spent blocked, which is part of latency.",
+    }
+    return Feedback(False, hints.get(name, f"{answer!r} is not one of the time module's clocks."))
+
+
+@_checker
+def check_float_spacing(answer) -> Feedback:
+    """Lesson 01: nanoseconds between adjacent float64 values near 1.7e9 seconds."""
+    return _close(
+        answer,
+        float(np.spacing(1.7e9)) * 1e9,
+        1e-3,
+        "the spacing of float64 near 1.7e9 s, in ns",
+        "np.spacing(x) gives the gap to the next float; convert seconds to ns.",
+    )
+
+
+# -- lesson 02 --------------------------------------------------------------------------
+@_checker
+def check_nearest_rank(func) -> Feedback:
+    """Lesson 02: ``func(samples, p)`` must return the nearest-rank p-th percentile."""
+    if not callable(func):
+        return Feedback(False, "Pass your function itself, e.g. check_nearest_rank(nearest_rank).")
+    rng = np.random.default_rng(2)
+    cases = [(np.array([7.0]), 50.0), (np.arange(1.0, 11.0), 0.0), (np.arange(1.0, 11.0), 100.0)]
+    cases += [(np.arange(1.0, 11.0), 90.0), (np.arange(1.0, 11.0), 95.0)]
+    cases += [(rng.lognormal(3, 1, n), p) for n in (3, 100, 1001) for p in (25, 50, 99, 99.9)]
+    for samples, p in cases:
+        got, want = func(samples.copy(), p), stats.percentiles(samples, p)
+        if got != want:
+            return Feedback(
+                False,
+                f"For {samples.size} samples and p={p} you returned {got!r}, expected {want!r}. "
+                "Hint: sort, then take the value of rank ceil(p/100 * n), counting from 1 (rank 1 for p=0).",
+            )
+    return Feedback(
+        True, f"Correct on {len(cases)} cases, including p=0, p=100 and a single sample."
+    )
+
+
+@_checker
+def check_corrected_count(answer) -> Feedback:
+    """Lesson 02: samples added by CO correction for one 50 ms stall at a 1 ms interval."""
+    expected = stats.correct_coordinated_omission([50_000_000], 1_000_000).size - 1
+    if answer == expected:
+        return Feedback(True, f"Correct: {expected} requests (49, 48, ... 1 ms) were never sent.")
+    return Feedback(
+        False,
+        f"{answer!r} is not it. Hint: correction adds v - I, v - 2I, ... while the value stays >= I.",
+    )

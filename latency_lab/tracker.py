@@ -1,0 +1,169 @@
+"""``LatencyTracker``: record wall-clock latencies in ns without disturbing them (lesson 02).
+
+The buffer is a preallocated int64 array, so recording a sample allocates nothing; the
+first ``warmup`` samples are counted and discarded (cold caches, lazy imports, JIT); when
+the buffer is full further samples are counted in ``dropped`` rather than silently lost
+or grown into, and ``summary()`` reports them.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from latency_lab import _validate, stats
+
+
+class LatencyTracker:
+    """Collects latency samples (ns) with warm-up, overflow accounting and CO correction.
+
+    Parameters
+    ----------
+    capacity : int, >= 1
+        Samples kept after warm-up; the buffer is allocated once, up front.
+    warmup : int, >= 0
+        Number of initial samples to discard.
+    expected_interval_ns : int or None
+        The interval at which requests *should* have been issued (open-loop rate). When
+        set, ``summary()`` and ``samples(corrected=True)`` add back the samples a stall
+        suppressed (coordinated-omission correction, see
+        :func:`latency_lab.stats.correct_coordinated_omission`).
+    clock : callable returning int nanoseconds
+        ``time.perf_counter_ns`` unless a test or lesson needs another.
+
+    Examples
+    --------
+    >>> tracker = LatencyTracker(capacity=1_000, warmup=10)
+    >>> for _ in range(100):
+    ...     with tracker.measure():
+    ...         sum(range(100))
+    >>> tracker.count
+    90
+    """
+
+    def __init__(
+        self,
+        capacity: int = 100_000,
+        warmup: int = 0,
+        expected_interval_ns: int | None = None,
+        clock: Callable[[], int] = time.perf_counter_ns,
+    ):
+        self.capacity = _validate.integer("capacity", capacity, low=1)
+        self.warmup = _validate.integer("warmup", warmup, low=0)
+        if expected_interval_ns is not None:
+            expected_interval_ns = _validate.integer(
+                "expected_interval_ns", expected_interval_ns, low=1
+            )
+        self.expected_interval_ns = expected_interval_ns
+        if not callable(clock):
+            raise TypeError("clock must be a callable returning nanoseconds")
+        self.clock = clock
+        self._buffer = np.zeros(self.capacity, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every sample and restart the warm-up (the buffer is reused)."""
+        self._count = 0
+        self._seen = 0
+        self.dropped = 0
+
+    # -- recording ---------------------------------------------------------------------
+    def record(self, latency_ns: int) -> None:
+        """Record one latency in nanoseconds (ignored during warm-up, counted if full)."""
+        self._seen += 1
+        if self._seen <= self.warmup:
+            return
+        if self._count == self.capacity:
+            if self.dropped == 0:
+                warnings.warn(
+                    f"LatencyTracker is full (capacity={self.capacity}); further samples are "
+                    "counted in .dropped, not stored",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            self.dropped += 1
+            return
+        if latency_ns < 0:
+            raise ValueError(f"latency_ns must be >= 0, got {latency_ns}")
+        self._buffer[self._count] = latency_ns
+        self._count += 1
+
+    def measure(self) -> _Span:
+        """Time a block (``with tracker.measure(): ...``) or every call of a function
+        (``@tracker.measure()``), including ones that raise."""
+        return _Span(self)
+
+    # -- reading -----------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        """Samples stored (after warm-up, excluding dropped ones)."""
+        return self._count
+
+    def samples(self, corrected: bool = False) -> np.ndarray:
+        """The stored samples in recording order (a read-only view), or a corrected copy."""
+        view = self._buffer[: self._count]
+        view.flags.writeable = False
+        if corrected:
+            if self.expected_interval_ns is None:
+                raise ValueError("corrected=True needs expected_interval_ns to be set")
+            return stats.correct_coordinated_omission(view, self.expected_interval_ns)
+        return view
+
+    def summary(self, corrected: bool | None = None) -> dict[str, float]:
+        """:func:`latency_lab.stats.summary` of the samples (ns), plus ``dropped``.
+
+        ``corrected`` defaults to True exactly when ``expected_interval_ns`` is set.
+        """
+        if self._count == 0:
+            raise ValueError("the tracker has no samples yet (all warm-up, or none recorded)")
+        if corrected is None:
+            corrected = self.expected_interval_ns is not None
+        out = stats.summary(self.samples(corrected=corrected))
+        out["dropped"] = self.dropped
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Stored samples as a DataFrame with column ``latency_ns``, indexed by sample number."""
+        return pd.DataFrame(
+            {"latency_ns": self.samples()}, index=pd.RangeIndex(self._count, name="sample")
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"LatencyTracker(count={self._count}, capacity={self.capacity}, "
+            f"warmup={self.warmup}, dropped={self.dropped})"
+        )
+
+
+class _Span:
+    """What ``LatencyTracker.measure()`` returns: a context manager and a decorator."""
+
+    __slots__ = ("_tracker", "_start")
+
+    def __init__(self, tracker: LatencyTracker):
+        self._tracker = tracker
+
+    def __enter__(self) -> _Span:
+        self._start = self._tracker.clock()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._tracker.record(self._tracker.clock() - self._start)
+
+    def __call__(self, func: Callable) -> Callable:
+        tracker = self._tracker
+
+        @functools.wraps(func)
+        def timed(*args, **kwargs):
+            start = tracker.clock()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                tracker.record(tracker.clock() - start)
+
+        return timed
