@@ -126,6 +126,8 @@ def check_nearest_rank(func) -> Feedback:
     cases += [(rng.lognormal(3, 1, n), p) for n in (3, 100, 1001) for p in (25, 50, 99, 99.9)]
     for samples, p in cases:
         got, want = func(samples.copy(), p), stats.percentiles(samples, p)
+        if got is None:
+            return Feedback(False, "Your function returned None: did you forget `return`?")
         if got != want:
             return Feedback(
                 False,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.ticker import NullFormatter
 
 from latency_lab import stats
 
@@ -24,20 +25,39 @@ def _axes(ax):
     return ax if ax is not None else plt.subplots()[1]
 
 
-def ecdf(samples_by_label: Mapping[str, np.ndarray], unit: str = "ns", ax=None, title=None):
-    """Latency ECDFs on a log-x axis, one line per label, with p50/p99/p99.9 marked.
+def ecdf(
+    samples_by_label: Mapping[str, np.ndarray], unit: str = "ns", ax=None, title=None, tail=False
+):
+    """Latency ECDFs on a log-x axis, one line per label, with p50/p90/p99/p99.9 marked.
 
-    Returns the matplotlib Axes.
+    With ``tail=True`` the y axis is a logit scale labelled p50 ... p99.99, which gives the
+    top 1% and 0.1% of samples as much room as the bulk. Returns the matplotlib Axes.
     """
     ax = _axes(ax)
     for label, samples in samples_by_label.items():
         x, y = stats.ecdf(samples)
+        if tail:  # the last point (y = 1) has no place on a logit axis
+            x, y = x[:-1], y[:-1]
         (line,) = ax.step(x, y, where="post", label=label)
-        ax.plot(stats.percentiles(x, TAIL), np.array(TAIL) / 100, "o", color=line.get_color(), ms=4)
+        ax.plot(
+            stats.percentiles(samples, TAIL),
+            np.array(TAIL) / 100,
+            "o",
+            color=line.get_color(),
+            ms=4,
+        )
     ax.set_xscale("log")
     ax.set_xlabel(f"latency ({unit}, log scale)")
-    ax.set_ylabel("fraction of samples ≤ x")
-    ax.set_ylim(0, 1.01)
+    if tail:
+        ticks = [0.5, 0.9, 0.99, 0.999, 0.9999]
+        ax.set_yscale("logit")
+        ax.set_yticks(ticks, [stats.percentile_label(100 * t) for t in ticks])
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(0.25, 0.99995)
+        ax.set_ylabel("percentile (logit scale)")
+    else:
+        ax.set_ylim(0, 1.01)
+        ax.set_ylabel("fraction of samples ≤ x")
     ax.legend(loc="lower right")
     if title:
         ax.set_title(title)
