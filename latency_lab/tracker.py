@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from latency_lab import _validate, stats
+from latency_lab import _validate, stats, timing
 
 
 class LatencyTracker:
@@ -167,3 +167,43 @@ class _Span:
                 tracker.record(tracker.clock() - start)
 
         return timed
+
+
+def measurement_overhead(calls: int = 100_000, repeats: int = 7) -> pd.DataFrame:
+    """What measuring costs, per form: two bare reads, ``with measure()``, ``@measure()``.
+
+    ``bias_ns`` is the median of what each form *records* for an empty block: time that
+    lands in every sample on top of the code measured. ``cost_ns`` is what the hot path
+    *pays* per measurement (median amortized cost minus that of a plain no-op call).
+    Lesson 02 shows the table; ``benchmarks/bench_tracker.py`` prints it as ratios.
+    """
+    calls = _validate.integer("calls", calls, low=1)
+    repeats = _validate.integer("repeats", repeats, low=1)
+    clock = time.perf_counter_ns
+    ctx = LatencyTracker(capacity=calls * repeats)
+    dec = LatencyTracker(capacity=calls * repeats)
+
+    def noop():
+        pass
+
+    def bare():
+        t0 = clock()
+        return clock() - t0
+
+    def with_block():
+        with ctx.measure():
+            pass
+
+    bare_bias = float(np.median([bare() for _ in range(calls)]))
+    baseline = timing.call_overhead_ns(noop, calls, repeats)
+    cost = {
+        "two bare reads": timing.call_overhead_ns(bare, calls, repeats) - baseline,
+        "with measure()": timing.call_overhead_ns(with_block, calls, repeats) - baseline,
+        "@measure()": timing.call_overhead_ns(dec.measure()(noop), calls, repeats) - baseline,
+    }
+    bias = {
+        "two bare reads": bare_bias,
+        "with measure()": float(np.median(ctx.samples())),
+        "@measure()": float(np.median(dec.samples())),
+    }
+    return pd.DataFrame({"cost_ns": cost, "bias_ns": bias})

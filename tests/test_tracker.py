@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from latency_lab import LatencyTracker, stats
+from latency_lab.tracker import measurement_overhead
 
 
 def fake_clock(step):
@@ -129,3 +130,10 @@ def test_empty_summary_and_negative_sample_are_errors():
         tracker.summary()
     with pytest.raises(ValueError, match="latency_ns"):
         tracker.record(-1)
+
+
+def test_measurement_overhead_reports_every_form():
+    table = measurement_overhead(calls=200, repeats=2)
+    assert list(table.index) == ["two bare reads", "with measure()", "@measure()"]
+    assert list(table.columns) == ["cost_ns", "bias_ns"]
+    assert (table["bias_ns"] >= 0).all() and table.notna().all().all()
