@@ -15,7 +15,8 @@ the reinforcement-learning environment all drive this one kernel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -24,15 +25,14 @@ from numba import njit
 
 from latency_lab import _validate, stats, traffic
 
-#: Memory the per-event and per-batch arrays of one simulation may take.
+#: Memory one simulation's arrays may take (its inputs, batch records and per-event views).
 MEMORY_CAP_BYTES = 2 * 1024**3
-_BYTES_PER_EVENT = 8 * 7  # start, departure, batch id + batch start, size, service, multiplier
+_BYTES_PER_EVENT = 8 * 9  # arrival, multiplier, 3 batch records, 4 per-event views (worst case)
 DISTRIBUTIONS = ("deterministic", "exponential", "lognormal")
 
 # Indices into the kernel's state arrays.
-# int state: first unserved event, first event not arrived by the last batch start,
-# batches served, first event not arrived by the time the server is free.
-_HEAD, _ARRIVED, _BATCHES, _ARRIVED_BY_FREE = 0, 1, 2, 3
+# int state: first unserved event, first event not arrived by the last batch start, batches.
+_HEAD, _ARRIVED, _BATCHES = 0, 1, 2
 _FREE, _NOW = 0, 1  # float state: time the server is free, earliest time a batch may start
 
 
@@ -102,18 +102,18 @@ class ServiceModel:
 @njit(cache=True)
 def run_kernel(
     arrivals, multipliers, setup_us, per_item_us, max_batch, max_wait_us,
-    istate, fstate, start, departure, batch_id, batch_start, batch_size, batch_service,
-    until_us, max_batches,
+    istate, fstate, batch_start, batch_size, batch_service, until_us, max_batches,
 ):  # fmt: skip
     """Form and serve batches until the next one would start after ``until_us``, or
     ``max_batches`` batches have been served, or the input is exhausted.
 
-    All state lives in the arrays passed in, so a later call continues exactly where this
-    one stopped. Returns the number of batches served by this call.
+    It records batches only (start, size, service time); since batches take events in
+    FIFO order, every per-event time follows from them. All state lives in the arrays
+    passed in, so a later call continues exactly where this one stopped. Returns the
+    number of batches served by this call.
     """
     n = arrivals.size
     head, arrived, batches = istate[_HEAD], istate[_ARRIVED], istate[_BATCHES]
-    arrived_by_free = istate[_ARRIVED_BY_FREE]
     free_at, now = fstate[_FREE], fstate[_NOW]
     served = 0
     while head < n and served < max_batches:
@@ -134,10 +134,6 @@ def run_kernel(
         if multipliers.size > 0:
             service *= multipliers[batches]
         free_at = s + service
-        for j in range(head, head + k):
-            start[j] = s
-            departure[j] = free_at
-            batch_id[j] = batches
         batch_start[batches] = s
         batch_size[batches] = k
         batch_service[batches] = service
@@ -145,13 +141,17 @@ def run_kernel(
         batches += 1
         served += 1
         now = s
-        arrived_by_free = max(arrived_by_free, arrived)
-        while arrived_by_free < n and arrivals[arrived_by_free] <= free_at:
-            arrived_by_free += 1
     istate[_HEAD], istate[_ARRIVED], istate[_BATCHES] = head, arrived, batches
-    istate[_ARRIVED_BY_FREE] = arrived_by_free
     fstate[_FREE], fstate[_NOW] = free_at, now
     return served
+
+
+@njit(cache=True)
+def _arrived_by(arrivals, known, t) -> int:
+    """Number of arrivals at or before ``t``, scanning forward from ``known`` of them."""
+    while known < arrivals.size and arrivals[known] <= t:
+        known += 1
+    return known
 
 
 def _batching_params(max_batch, max_wait_us) -> tuple[int, float]:
@@ -197,11 +197,9 @@ class Simulator:
         self.service = service
         self._setup_us, self._per_item_us = float(service.setup_us), float(service.per_item_us)
         self._multipliers = service.multipliers(n)
-        self.start, self.departure = np.empty(n), np.empty(n)
-        self.batch_id = np.empty(n, dtype=np.int64)
         self._batch_start, self._batch_service = np.empty(n), np.empty(n)
         self._batch_size = np.empty(n, dtype=np.int64)
-        self._istate = np.zeros(4, dtype=np.int64)
+        self._istate = np.zeros(3, dtype=np.int64)
         self._fstate = np.array([-np.inf, -np.inf])
         self.largest_max_batch = 1
 
@@ -229,9 +227,8 @@ class Simulator:
             self.largest_max_batch = max_batch
         return run_kernel(
             self.arrivals, self._multipliers, self._setup_us, self._per_item_us,
-            max_batch, max_wait_us, self._istate, self._fstate, self.start, self.departure,
-            self.batch_id, self._batch_start, self._batch_size, self._batch_service,
-            until_us, max_batches,
+            max_batch, max_wait_us, self._istate, self._fstate,
+            self._batch_start, self._batch_size, self._batch_service, until_us, max_batches,
         )  # fmt: skip
 
     # -- state -------------------------------------------------------------------------
@@ -264,7 +261,7 @@ class Simulator:
         """What a controller sees after a batch: its size, timing and the queue it leaves."""
         if self.batches == 0:
             raise ValueError("no batch has been served yet")
-        head, b, arrived_by_free = self._istate[[_HEAD, _BATCHES, _ARRIVED_BY_FREE]].tolist()
+        head, arrived, b = self._istate.tolist()
         start, service = self._batch_start[b - 1].item(), self._batch_service[b - 1].item()
         size = self._batch_size[b - 1].item()
         return BatchReport(
@@ -272,7 +269,7 @@ class Simulator:
             size=size,
             service_us=service,
             oldest_latency_us=start + service - self.arrivals[head - size].item(),
-            queue_depth=arrived_by_free - head,
+            queue_depth=_arrived_by(self.arrivals, arrived, start + service) - head,
         )
 
     def result(self) -> SimulationResult:
@@ -280,9 +277,6 @@ class Simulator:
         n, b = self.served, self.batches
         return SimulationResult(
             arrival=_frozen(self.arrivals[:n]),
-            start=_frozen(self.start[:n]),
-            departure=_frozen(self.departure[:n]),
-            batch_id=_frozen(self.batch_id[:n]),
             batch_start=_frozen(self._batch_start[:b]),
             batch_size=_frozen(self._batch_size[:b]),
             batch_service=_frozen(self._batch_service[:b]),
@@ -299,25 +293,45 @@ def _frozen(view: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Per-event and per-batch arrays of a run (times in µs), with ``summary()``."""
+    """What a run served: per-batch records and, derived from them, per-event arrays (µs).
+
+    The per-event arrays (``start``, ``departure``, ``latency``, ``wait``, ``batch_id``)
+    are computed on first use from the batch records, and all arrays are read-only.
+    """
 
     arrival: np.ndarray
-    start: np.ndarray
-    departure: np.ndarray
-    batch_id: np.ndarray
     batch_start: np.ndarray
     batch_size: np.ndarray
     batch_service: np.ndarray
     service: ServiceModel
     largest_max_batch: int = 1
-    latency: np.ndarray = field(init=False, repr=False)
 
-    def __post_init__(self):
-        object.__setattr__(self, "latency", _frozen(self.departure - self.arrival))
+    def _per_event(self, per_batch: np.ndarray) -> np.ndarray:
+        return _frozen(np.repeat(per_batch, self.batch_size))
+
+    @cached_property
+    def batch_id(self) -> np.ndarray:
+        """Index of the batch each event was served in."""
+        return self._per_event(np.arange(self.batch_size.size))
+
+    @cached_property
+    def start(self) -> np.ndarray:
+        """When each event's batch started."""
+        return self._per_event(self.batch_start)
+
+    @cached_property
+    def departure(self) -> np.ndarray:
+        """When each event's batch completed."""
+        return self._per_event(self.batch_start + self.batch_service)
+
+    @cached_property
+    def latency(self) -> np.ndarray:
+        """Departure minus arrival."""
+        return _frozen(self.departure - self.arrival)
 
     @property
     def wait(self) -> np.ndarray:
-        """Time each event spent queued before its batch started (µs)."""
+        """Time each event spent queued before its batch started."""
         return self.start - self.arrival
 
     def summary(self) -> dict[str, float]:

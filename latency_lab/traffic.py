@@ -262,12 +262,31 @@ def index_of_dispersion(arrivals, window_us: float) -> float:
     return float(counts.var() / counts.mean())
 
 
+@njit(cache=True)
+def _first_invalid(times) -> tuple[int, bool]:
+    """First index that is not finite or is below its predecessor, and whether it is
+    not finite; (-1, False) if none. One pass, no temporary arrays."""
+    for i in range(times.size):
+        if not np.isfinite(times[i]):
+            return i, True
+        if i > 0 and times[i] < times[i - 1]:
+            return i, False
+    return -1, False
+
+
 def validate_arrivals(arrivals) -> np.ndarray:
     """Return arrivals as float64, or raise if empty, non-finite or unsorted."""
-    times = _validate.samples("arrivals", arrivals).astype(np.float64)
-    if times.size > 1 and (np.diff(times) < 0).any():
-        first = int(np.argmax(np.diff(times) < 0))
-        raise ValueError(f"arrivals must be sorted; arrivals[{first + 1}] < arrivals[{first}]")
+    times = np.asarray(arrivals)
+    if times.dtype.kind not in "iuf":
+        raise TypeError(f"arrivals must be numeric, got dtype {times.dtype}")
+    times = np.ascontiguousarray(times.reshape(-1), dtype=np.float64)
+    if times.size == 0:
+        raise ValueError("arrivals is empty: there is nothing to simulate")
+    first, not_finite = _first_invalid(times)
+    if not_finite:
+        raise ValueError(f"arrivals contains NaN or infinite values (first at index {first})")
+    if first >= 0:
+        raise ValueError(f"arrivals must be sorted; arrivals[{first}] < arrivals[{first - 1}]")
     return times
 
 

@@ -1,0 +1,171 @@
+"""Engine speed: the compiled kernel vs its own .py_func vs a SimPy model, as ratios.
+
+Run: python benchmarks/bench_engine.py [--events N]. Everything is measured side by side
+in one run, and every implementation's results are checked equal to the compiled engine's
+before anything is timed. Also reports an adaptive-policy run, the cost of one resume and
+the first-call cost with a warm numba cache (in a fresh interpreter).
+
+Targets (lesson 06): >= 100M events/s for a static policy with deterministic service,
+>= 1000x SimPy, first call with a warm cache under 1 s.
+"""
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import simpy
+
+from latency_lab import engine, policies, traffic
+from latency_lab.engine import ServiceModel, Simulator, simulate
+
+SERVICE = ServiceModel(setup_us=20.0, per_item_us=2.0)
+MAX_BATCH, MAX_WAIT_US = 16, 50.0
+
+
+def simpy_simulate(arrivals, service, max_batch, max_wait_us):
+    """The engine's semantics as a SimPy model: one arrival process, one server process."""
+    env = simpy.Environment()
+    n = arrivals.size
+    state = {"arrived": 0, "wakeup": env.event()}
+    start, departure = np.empty(n), np.empty(n)
+
+    def source():
+        for i in range(n):
+            yield env.timeout(arrivals[i] - env.now)
+            state["arrived"] = i + 1
+            if not state["wakeup"].triggered:
+                state["wakeup"].succeed()
+
+    def server():
+        head = 0
+        while head < n:
+            while state["arrived"] == head:  # idle until someone arrives
+                state["wakeup"] = env.event()
+                yield state["wakeup"]
+            deadline = arrivals[head] + max_wait_us
+            while state["arrived"] - head < max_batch and env.now < deadline:
+                if state["arrived"] == n and math.isinf(deadline):
+                    break  # input exhausted: serve the final partial batch now
+                state["wakeup"] = env.event()
+                if math.isinf(deadline):
+                    yield state["wakeup"]
+                else:
+                    yield env.any_of([state["wakeup"], env.timeout(deadline - env.now)])
+            k = min(state["arrived"] - head, max_batch)
+            s = env.now
+            yield env.timeout(service.setup_us + service.per_item_us * k)
+            start[head : head + k], departure[head : head + k] = s, env.now
+            head += k
+
+    env.process(source())
+    env.process(server())
+    env.run()
+    return start, departure
+
+
+def timed(func, repeats):
+    """Median wall time of ``repeats`` calls, and the last result."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def first_call_seconds() -> float:
+    """Import + first simulate() in a fresh interpreter (numba cache warm after one run)."""
+    code = (
+        "import time; t0 = time.perf_counter(); import numpy as np;"
+        "from latency_lab.engine import ServiceModel, simulate;"
+        "simulate(np.arange(100.0), ServiceModel(1, 1), 4, 2.0);"
+        "print(time.perf_counter() - t0)"
+    )
+    for _ in range(2):  # the first run may compile and fill the cache
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+    return float(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    n = parser.parse_args().events
+    arrivals = traffic.Poisson(100_000).arrivals(n, seed=0)  # offered load 0.33 at batch 16
+
+    def compiled():
+        return simulate(arrivals, SERVICE, MAX_BATCH, MAX_WAIT_US)
+
+    def interpreted():
+        original, engine.run_kernel = engine.run_kernel, engine.run_kernel.py_func
+        try:
+            return simulate(arrivals, SERVICE, MAX_BATCH, MAX_WAIT_US)
+        finally:
+            engine.run_kernel = original
+
+    compiled()  # compile outside the timing
+    t_fast, reference = timed(compiled, 7)
+    t_py, py_result = timed(interpreted, 1)
+    assert np.array_equal(py_result.departure, reference.departure), ".py_func differs"
+    t_simpy, (s_start, s_departure) = timed(
+        lambda: simpy_simulate(arrivals, SERVICE, MAX_BATCH, MAX_WAIT_US), 1
+    )
+    # SimPy computes times as now + (t - now), which can differ in the last bits.
+    assert np.allclose(s_start, reference.start, rtol=0, atol=1e-6), "SimPy differs"
+    assert np.allclose(s_departure, reference.departure, rtol=0, atol=1e-6), "SimPy differs"
+    print(
+        f"{n:,} Poisson events, static policy ({MAX_BATCH}, {MAX_WAIT_US} µs), deterministic service"
+    )
+    print("results equal: compiled = .py_func (exactly) = SimPy (to 1e-6 µs)\n")
+
+    rate = {
+        name: n / t for name, t in [("compiled", t_fast), (".py_func", t_py), ("SimPy", t_simpy)]
+    }
+    for name, r in rate.items():
+        print(f"{name:10s} {r / 1e6:10.3f} M events/s")
+    print(f"\ncompiled / .py_func: {t_py / t_fast:8.0f}x")
+    print(
+        f"compiled / SimPy:    {t_simpy / t_fast:8.0f}x   (target >= 1000x: {'met' if t_simpy / t_fast >= 1000 else 'NOT met'})"
+    )
+    print(
+        f"compiled rate target >= 100M events/s: {'met' if rate['compiled'] >= 1e8 else 'NOT met'}"
+    )
+
+    lognormal = ServiceModel(20.0, 2.0, "lognormal", cv=0.5)
+    t_logn, _ = timed(lambda: simulate(arrivals, lognormal, MAX_BATCH, MAX_WAIT_US), 5)
+    print(
+        f"\nlognormal service (static):  {n / t_logn / 1e6:8.2f} M events/s ({t_logn / t_fast:.1f}x the deterministic run)"
+    )
+    t_aimd, aimd = timed(
+        lambda: simulate(arrivals, SERVICE, policy=policies.AIMD(slo_us=60, cap=64)), 1
+    )
+    batches = aimd.batch_size.size
+    print(
+        f"adaptive (AIMD, one decision per batch): {n / t_aimd / 1e6:6.2f} M events/s, {t_aimd / batches * 1e6:.2f} µs per decision ({t_aimd / t_fast:.0f}x the static run)"
+    )
+
+    sim = Simulator(arrivals, SERVICE)
+    steps = 20_000
+    step_us = arrivals[-1] / steps
+    t0 = time.perf_counter()
+    for k in range(1, steps + 1):
+        sim.run(MAX_BATCH, MAX_WAIT_US, until_us=k * step_us)
+    sim.run(MAX_BATCH, MAX_WAIT_US)
+    t_chunked = time.perf_counter() - t0
+    assert np.array_equal(sim.result().departure, reference.departure), "resumed run differs"
+    print(
+        f"one resume (stop at a time, continue): {(t_chunked - t_fast) / steps * 1e6:.2f} µs ({steps:,} resumes, results identical)"
+    )
+    first = first_call_seconds()
+    print(
+        f"first call with a warm numba cache (fresh interpreter, import included): {first:.2f} s (target < 1 s: {'met' if first < 1 else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    main()
