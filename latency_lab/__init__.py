@@ -1,8 +1,12 @@
 """latency-lab: the shared package of a Jupyter-first course on low-latency engineering.
 
-One concept per module (see the course's DESIGN.md): ``timing`` (clocks), ``stats``
-(nearest-rank percentiles, HDR-style histograms), ``tracker`` (``LatencyTracker``),
-``plots`` (one visual style) and ``checks`` (exercise checkers).
+One concept per module (see the course's DESIGN.md):
+
+- measuring: ``timing`` (clocks), ``stats`` (nearest-rank percentiles, HDR-style
+  histograms), ``tracker`` (``LatencyTracker``);
+- simulating: ``traffic`` (arrival processes), ``engine`` (the batching simulator),
+  ``policies`` (batch formation), ``queueing`` (closed forms), ``scenarios`` (workloads);
+- teaching: ``plots`` (one visual style) and ``checks`` (exercise checkers).
 """
 
 from latency_lab.tracker import LatencyTracker

@@ -15,7 +15,7 @@ from numbers import Real
 
 import numpy as np
 
-from latency_lab import stats
+from latency_lab import queueing, stats
 
 
 @dataclass(frozen=True)
@@ -148,4 +148,29 @@ def check_corrected_count(answer) -> Feedback:
     return Feedback(
         False,
         f"{answer!r} is not it. Hint: correction adds v - I, v - 2I, ... while the value stays >= I.",
+    )
+
+
+# -- lesson 06 --------------------------------------------------------------------------
+@_checker
+def check_mm1_wait(answer) -> Feedback:
+    """Lesson 06: M/M/1 mean queueing delay at 40,000 events/s and a 20 µs mean service."""
+    return _close(
+        answer,
+        queueing.mm1_mean_wait(40_000, 20),
+        1e-3,
+        "the mean wait in µs",
+        "rho = λ·E[S] = 0.8; the mean wait is rho/(1 - rho) · E[S].",
+    )
+
+
+@_checker
+def check_littles_law(answer) -> Feedback:
+    """Lesson 06: mean latency with 12 orders in the system on average at 60,000 orders/s."""
+    return _close(
+        answer,
+        12 / 60_000 * 1e6,
+        1e-3,
+        "the mean latency in µs",
+        "Little's law L = λ·W, so W = L/λ; mind the units (events per second, µs).",
     )

@@ -31,6 +31,8 @@ def broken(samples, p):
         (checks.check_float_spacing, 238.4185791015625, 1.0),
         (checks.check_nearest_rank, nearest_rank, interpolated),
         (checks.check_corrected_count, 49, 50),
+        (checks.check_mm1_wait, 80.0, 20.0),
+        (checks.check_littles_law, 200.0, 0.0002),
     ],
 )
 def test_checkers_tell_right_from_wrong(checker, right, wrong):
