@@ -195,12 +195,18 @@ def measurement_overhead(calls: int = 100_000, repeats: int = 7) -> pd.DataFrame
             pass
 
     bare_bias = float(np.median([bare() for _ in range(calls)]))
-    baseline = timing.call_overhead_ns(noop, calls, repeats)
-    cost = {
-        "two bare reads": timing.call_overhead_ns(bare, calls, repeats) - baseline,
-        "with measure()": timing.call_overhead_ns(with_block, calls, repeats) - baseline,
-        "@measure()": timing.call_overhead_ns(dec.measure()(noop), calls, repeats) - baseline,
+    forms = {
+        "two bare reads": bare,
+        "with measure()": with_block,
+        "@measure()": dec.measure()(noop),
     }
+    forms["no-op call"] = noop
+    per_call = {name: [] for name in forms}
+    for _ in range(repeats):  # round-robin, so a disturbance hits every form alike
+        for name, func in forms.items():
+            per_call[name].append(timing.call_overhead_ns(func, calls, repeats=1))
+    baseline = float(np.median(per_call.pop("no-op call")))
+    cost = {name: float(np.median(times)) - baseline for name, times in per_call.items()}
     bias = {
         "two bare reads": bare_bias,
         "with measure()": float(np.median(ctx.samples())),
