@@ -137,3 +137,10 @@ def test_measurement_overhead_reports_every_form():
     assert list(table.index) == ["two bare reads", "with measure()", "@measure()"]
     assert list(table.columns) == ["cost_ns", "bias_ns"]
     assert (table["bias_ns"] >= 0).all() and table.notna().all().all()
+
+
+def test_time_calls_records_every_call_after_warmup():
+    calls = []
+    tracker = LatencyTracker(capacity=10, warmup=2, clock=fake_clock(3))
+    assert tracker.time_calls(lambda: calls.append(1), 7) is tracker
+    assert len(calls) == 7 and tracker.samples().tolist() == [3] * 5
