@@ -15,7 +15,8 @@ from numbers import Real
 
 import numpy as np
 
-from latency_lab import queueing, stats
+from latency_lab import memory, queueing, stats
+from latency_lab.structures import ObjectPool
 
 
 @dataclass(frozen=True)
@@ -173,4 +174,74 @@ def check_littles_law(answer) -> Feedback:
         1e-3,
         "the mean latency in µs",
         "Little's law L = λ·W, so W = L/λ; mind the units (events per second, µs).",
+    )
+
+
+# -- lesson 03 --------------------------------------------------------------------------
+@_checker
+def check_row_stride(answer) -> Feedback:
+    """Lesson 03: bytes between ``a[i, j]`` and ``a[i + 1, j]`` in a C-ordered (2048, 2048) float64 array."""
+    expected = np.zeros((2, 2048)).strides[0]
+    if answer == expected:
+        return Feedback(True, f"Correct: {expected} bytes — a whole row of 2048 × 8 bytes apart.")
+    return Feedback(
+        False,
+        f"{answer!r} is not it. Hint: in C order a row is contiguous; what lies between two rows?",
+    )
+
+
+@_checker
+def check_vwap(func) -> Feedback:
+    """Lesson 03: ``func(prices, sizes)`` must return the volume-weighted average price."""
+    if not callable(func):
+        return Feedback(False, "Pass your function itself, e.g. check_vwap(vwap).")
+    rng = np.random.default_rng(5)
+    ticks = memory.make_ticks(1_000, seed=5)
+    cases = [(100 + rng.random(n), rng.integers(1, 50, n).astype(float)) for n in (1, 7, 10_000)]
+    cases.append((ticks["price"], ticks["size"]))  # strided views into an array of structs
+    for prices, sizes in cases:
+        got, want = func(prices, sizes), memory.vwap_vectorized(prices, sizes)
+        if got is None:
+            return Feedback(False, "Your function returned None: did you forget `return`?")
+        if not np.isclose(got, want, rtol=1e-9):
+            return Feedback(
+                False,
+                f"For {prices.size} ticks you returned {got!r}, expected {want!r}. Hint: Σ price·size / Σ size.",
+            )
+    return Feedback(True, "Correct, including on strided columns of a structured array.")
+
+
+# -- lesson 04 --------------------------------------------------------------------------
+@_checker
+def check_ring_slot(answer) -> Feedback:
+    """Lesson 04: the slot of push number 5000 (counting from 0) in a RingBuffer of capacity 1024."""
+    expected = 5000 & (1024 - 1)
+    if answer == expected:
+        return Feedback(
+            True, f"Correct: 5000 & 1023 = {expected}, the same as 5000 % 1024 without a division."
+        )
+    return Feedback(
+        False, f"{answer!r} is not it. Hint: slot = counter & mask, with mask = capacity - 1."
+    )
+
+
+@_checker
+def check_reset_hook(func) -> Feedback:
+    """Lesson 04: a reset hook that makes a pooled numpy buffer safe to reuse (all zeros)."""
+    if not callable(func):
+        return Feedback(False, "Pass your function itself, e.g. check_reset_hook(zero).")
+    pool = ObjectPool(lambda: np.empty(16), reset=func)
+    first = pool.acquire()
+    first.fill(7.0)
+    pool.release(first)
+    again = pool.acquire()
+    if again is not first:
+        return Feedback(False, "The pool made a new buffer instead of reusing the released one.")
+    if again.any():
+        return Feedback(
+            False,
+            f"After release and acquire the buffer holds {again[:3]}...: reset must clear it in place (e.g. buf.fill(0)).",
+        )
+    return Feedback(
+        True, "Correct: the buffer is reused, and cleared in place, without allocating."
     )

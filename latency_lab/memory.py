@@ -161,3 +161,65 @@ def vwap_loop(prices, sizes):
 def vwap_vectorized(prices, sizes) -> float:
     """Volume-weighted average price with numpy: one dot product, one sum."""
     return float(np.dot(prices, sizes) / sizes.sum())
+
+
+def strided_copy_table(n: int = 4096) -> pd.DataFrame:
+    """Seconds to copy an n×n array in memory order vs through its transpose's strides."""
+    n = _validate.integer("n", n, low=2)
+    a = np.random.default_rng(0).random((n, n))
+    table = pd.DataFrame(
+        {
+            "seconds": {
+                "a.copy() (memory order)": best_of(a.copy, repeats=3),
+                "np.ascontiguousarray(a.T) (strided reads)": best_of(
+                    lambda: np.ascontiguousarray(a.T), repeats=3
+                ),
+            }
+        }
+    )
+    table["vs memory order"] = table["seconds"] / table["seconds"].iloc[0]
+    return table
+
+
+def layout_table(n: int = 1_000_000) -> pd.DataFrame:
+    """VWAP over ``n`` ticks by layout and method: nanoseconds per tick and bytes per tick.
+
+    Layouts: a list of Python tuples, an array of structs (``TICK_DTYPE``, 40 bytes a row)
+    and a struct of arrays (contiguous price and size columns, 16 bytes a row). Methods:
+    an interpreted loop, numpy vectorized, a compiled loop.
+    """
+    n = _validate.integer("n", n, low=1)
+    aos = make_ticks(n)
+    prices, sizes = np.ascontiguousarray(aos["price"]), np.ascontiguousarray(aos["size"])
+    tuples = list(zip(prices.tolist(), sizes.tolist(), strict=True))
+    vwap_loop(prices, sizes)  # compile outside the timing
+
+    def tuple_loop():
+        return sum(p * s for p, s in tuples) / sum(s for _, s in tuples)
+
+    cases = {
+        ("list of tuples", "interpreted loop"): (tuple_loop, 1, None),
+        ("struct of arrays", "interpreted loop"): (lambda: vwap_loop.py_func(prices, sizes), 1, 16),
+        ("array of structs", "numpy vectorized"): (
+            lambda: vwap_vectorized(aos["price"], aos["size"]),
+            5,
+            40,
+        ),
+        ("struct of arrays", "numpy vectorized"): (lambda: vwap_vectorized(prices, sizes), 5, 16),
+        ("array of structs", "compiled loop"): (
+            lambda: vwap_loop(aos["price"], aos["size"]),
+            5,
+            40,
+        ),
+        ("struct of arrays", "compiled loop"): (lambda: vwap_loop(prices, sizes), 5, 16),
+    }
+    rows = [
+        {
+            "layout": layout,
+            "method": method,
+            "ns_per_tick": best_of(f, repeats) / n * 1e9,
+            "bytes_per_tick": b,
+        }
+        for (layout, method), (f, repeats, b) in cases.items()
+    ]
+    return pd.DataFrame(rows).set_index(["layout", "method"])

@@ -33,6 +33,10 @@ def broken(samples, p):
         (checks.check_corrected_count, 49, 50),
         (checks.check_mm1_wait, 80.0, 20.0),
         (checks.check_littles_law, 200.0, 0.0002),
+        (checks.check_row_stride, 16384, 8),
+        (checks.check_vwap, lambda p, s: np.dot(p, s) / s.sum(), lambda p, s: p.mean()),
+        (checks.check_ring_slot, 904, 5000 % 1000),
+        (checks.check_reset_hook, lambda buf: buf.fill(0), lambda buf: None),
     ],
 )
 def test_checkers_tell_right_from_wrong(checker, right, wrong):
