@@ -56,6 +56,24 @@ def _close(answer, expected: float, rel_tol: float, what: str, hint: str) -> Fee
     return Feedback(False, f"{answer!r} is not {what}. Hint: {hint}")
 
 
+def _same_as_reference(func, cases, reference, equal, describe, hint, success) -> Feedback:
+    """Judge a learner's function: call it on every case (arrays copied, so it may modify
+    them) and compare with ``reference``; the first mismatch becomes the hint."""
+    if not callable(func):
+        return Feedback(False, "Pass your function itself, not its result: check_...(my_function).")
+    for case in cases:
+        got = func(*(a.copy() if isinstance(a, np.ndarray) else a for a in case))
+        want = reference(*case)
+        if got is None:
+            return Feedback(False, "Your function returned None: did you forget `return`?")
+        if not equal(got, want):
+            return Feedback(
+                False,
+                f"For {describe(*case)} you returned {got!r}, expected {want!r}. Hint: {hint}",
+            )
+    return Feedback(True, success)
+
+
 # -- lesson 00 --------------------------------------------------------------------------
 @_checker
 def check_tail_probability(answer) -> Feedback:
@@ -119,24 +137,18 @@ def check_float_spacing(answer) -> Feedback:
 @_checker
 def check_nearest_rank(func) -> Feedback:
     """Lesson 02: ``func(samples, p)`` must return the nearest-rank p-th percentile."""
-    if not callable(func):
-        return Feedback(False, "Pass your function itself, e.g. check_nearest_rank(nearest_rank).")
     rng = np.random.default_rng(2)
-    cases = [(np.array([7.0]), 50.0), (np.arange(1.0, 11.0), 0.0), (np.arange(1.0, 11.0), 100.0)]
-    cases += [(np.arange(1.0, 11.0), 90.0), (np.arange(1.0, 11.0), 95.0)]
+    ten = np.arange(1.0, 11.0)
+    cases = [(np.array([7.0]), 50.0)] + [(ten, p) for p in (0.0, 90.0, 95.0, 100.0)]
     cases += [(rng.lognormal(3, 1, n), p) for n in (3, 100, 1001) for p in (25, 50, 99, 99.9)]
-    for samples, p in cases:
-        got, want = func(samples.copy(), p), stats.percentiles(samples, p)
-        if got is None:
-            return Feedback(False, "Your function returned None: did you forget `return`?")
-        if got != want:
-            return Feedback(
-                False,
-                f"For {samples.size} samples and p={p} you returned {got!r}, expected {want!r}. "
-                "Hint: sort, then take the value of rank ceil(p/100 * n), counting from 1 (rank 1 for p=0).",
-            )
-    return Feedback(
-        True, f"Correct on {len(cases)} cases, including p=0, p=100 and a single sample."
+    return _same_as_reference(
+        func,
+        cases,
+        stats.percentiles,
+        lambda got, want: got == want,
+        lambda samples, p: f"{samples.size} samples and p={p}",
+        "sort, then take the value of rank ceil(p/100 * n), counting from 1 (rank 1 for p=0).",
+        f"Correct on {len(cases)} cases, including p=0, p=100 and a single sample.",
     )
 
 
@@ -193,22 +205,19 @@ def check_row_stride(answer) -> Feedback:
 @_checker
 def check_vwap(func) -> Feedback:
     """Lesson 03: ``func(prices, sizes)`` must return the volume-weighted average price."""
-    if not callable(func):
-        return Feedback(False, "Pass your function itself, e.g. check_vwap(vwap).")
     rng = np.random.default_rng(5)
     ticks = memory.make_ticks(1_000, seed=5)
     cases = [(100 + rng.random(n), rng.integers(1, 50, n).astype(float)) for n in (1, 7, 10_000)]
     cases.append((ticks["price"], ticks["size"]))  # strided views into an array of structs
-    for prices, sizes in cases:
-        got, want = func(prices, sizes), memory.vwap_vectorized(prices, sizes)
-        if got is None:
-            return Feedback(False, "Your function returned None: did you forget `return`?")
-        if not np.isclose(got, want, rtol=1e-9):
-            return Feedback(
-                False,
-                f"For {prices.size} ticks you returned {got!r}, expected {want!r}. Hint: Σ price·size / Σ size.",
-            )
-    return Feedback(True, "Correct, including on strided columns of a structured array.")
+    return _same_as_reference(
+        func,
+        cases,
+        memory.vwap_vectorized,
+        lambda got, want: bool(np.isclose(got, want, rtol=1e-9)),
+        lambda prices, sizes: f"{prices.size} ticks",
+        "Σ price·size / Σ size.",
+        "Correct, including on strided columns of a structured array.",
+    )
 
 
 # -- lesson 04 --------------------------------------------------------------------------
