@@ -340,14 +340,18 @@ class SimulationResult:
         if self.arrival.size == 0:
             raise ValueError("nothing was served yet: run the simulator first")
         out = stats.summary(self.latency)
-        span_us = self.departure.max() - self.arrival[0]
         n = self.arrival.size
-        offered_rate = (
-            (n - 1) / (self.arrival[-1] - self.arrival[0]) * traffic.US_PER_S if n > 1 else 0.0
-        )
+        span_us = self.departure[-1] - self.arrival[0]  # departures never go backwards
+        arrival_span_us = self.arrival[-1] - self.arrival[0]
+        if n == 1:
+            offered_rate = 0.0
+        elif arrival_span_us > 0:
+            offered_rate = (n - 1) / arrival_span_us * traffic.US_PER_S
+        else:  # every event arrived at the same instant
+            offered_rate = np.inf
         offered_load = offered_rate / self.service.capacity(self.largest_max_batch)
         out.update(
-            throughput=n / span_us * traffic.US_PER_S if span_us > 0 else np.inf,
+            throughput=float(n / span_us * traffic.US_PER_S) if span_us > 0 else np.inf,
             utilization=float(self.batch_service.sum() / span_us) if span_us > 0 else 1.0,
             batches=int(self.batch_size.size),
             mean_batch=float(self.batch_size.mean()),

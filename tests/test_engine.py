@@ -239,3 +239,10 @@ def test_policy_returning_bad_parameters_is_stopped():
 
     with pytest.raises(ValueError, match="max_batch"):
         simulate(np.arange(10.0), ServiceModel(1, 1), policy=Broken())
+
+
+def test_summary_of_simultaneous_and_single_arrivals():
+    burst = simulate(np.zeros(5), ServiceModel(1, 1), 2, 0.0).summary()
+    assert burst["offered_load"] == np.inf and not burst["stable"] and burst["count"] == 5
+    single = simulate(np.zeros(1), ServiceModel(1, 1), 2, 0.0).summary()
+    assert single["offered_load"] == 0 and single["stable"] and single["throughput"] == 500_000
