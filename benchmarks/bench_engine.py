@@ -30,6 +30,7 @@ def simpy_simulate(arrivals, service, max_batch, max_wait_us):
     """The engine's semantics as a SimPy model: one arrival process, one server process."""
     env = simpy.Environment()
     n = arrivals.size
+    arrivals = arrivals.tolist()  # Python floats: numpy scalars would slow SimPy down unfairly
     state = {"arrived": 0, "wakeup": env.event()}
     start, departure = np.empty(n), np.empty(n)
 
