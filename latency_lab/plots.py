@@ -55,6 +55,10 @@ def ecdf(
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylim(0.25, 0.99995)
         ax.set_ylabel("percentile (logit scale)")
+        # start the x axis where the visible part (from p25) begins, not at the minimum
+        lowest = min(stats.percentiles(samples, 25) for samples in samples_by_label.values())
+        if lowest > 0:
+            ax.set_xlim(left=lowest / 1.5)
     else:
         ax.set_ylim(0, 1.01)
         ax.set_ylabel("fraction of samples ≤ x")
