@@ -254,8 +254,8 @@ class Simulator:
 
     def queue_depth(self, at_us: float) -> int:
         """Events that have arrived by ``at_us`` and are not yet in a batch."""
-        arrived = int(np.searchsorted(self.arrivals, at_us, side="right"))
-        return max(arrived - self.served, 0)
+        served = self.served
+        return _arrived_by(self.arrivals, served, float(at_us)) - served
 
     def last_batch(self) -> BatchReport:
         """What a controller sees after a batch: its size, timing and the queue it leaves."""

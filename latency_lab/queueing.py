@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 
 from latency_lab import _validate
-
-US_PER_S = 1e6
+from latency_lab.traffic import US_PER_S
 
 
 def utilization(arrival_rate: float, mean_service_us: float, servers: int = 1) -> float:
