@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from latency_lab import _validate, stats
+from latency_lab import stats, validate
 from latency_lab.structures import ObjectPool, TickBuffer
 from latency_lab.tracker import LatencyTracker
 
@@ -51,7 +51,7 @@ def count_gc() -> Iterator[dict[int, int]]:
 
 def per_op(cases: dict[str, Callable[[], object]], calls: int, warmup: int = 1_000) -> pd.DataFrame:
     """Per-operation latency summary (ns) and GC runs for each case, measured in turn."""
-    calls = _validate.integer("calls", calls, low=1)
+    calls = validate.integer("calls", calls, low=1)
     rows = {}
     for name, op in cases.items():
         tracker = LatencyTracker(capacity=calls, warmup=warmup)
@@ -89,7 +89,7 @@ def buffer_cases(buffer_bytes: int) -> dict[str, Callable[[], object]]:
     The write matters: fresh memory from the operating system is mapped lazily, so its cost
     shows up when the pages are first touched.
     """
-    buffer_bytes = _validate.integer("buffer_bytes", buffer_bytes, low=8)
+    buffer_bytes = validate.integer("buffer_bytes", buffer_bytes, low=8)
     n, label = buffer_bytes // 8, _size_label(buffer_bytes)
     buffers = ObjectPool(lambda: np.empty(n), initial=2)
 
@@ -129,7 +129,7 @@ def cycle_cases() -> dict[str, Callable[[], object]]:
 def rolling_vwap_cases(window: int = 1_000) -> dict[str, Callable[[], object]]:
     """Append a tick and compute the VWAP of the last ``window`` ticks (lesson 03): from a
     Python list converted to arrays each time, vs from a preallocated ``TickBuffer``."""
-    window = _validate.integer("window", window, low=1)
+    window = validate.integer("window", window, low=1)
     rng = np.random.default_rng(0)
     prices, sizes = 100 + rng.random(window), rng.integers(1, 100, window).astype(float)
     history = list(zip(range(window), prices.tolist(), sizes.tolist(), strict=True))
@@ -159,7 +159,7 @@ def _size_label(n_bytes: int) -> str:
 def preallocation_cases(levels: int = 64) -> dict[str, Callable[[], object]]:
     """Mid prices of a ``levels``-deep book, with new arrays each time vs written into a
     buffer allocated once with numpy's ``out=`` (lesson 03)."""
-    levels = _validate.integer("levels", levels, low=1)
+    levels = validate.integer("levels", levels, low=1)
     rng = np.random.default_rng(0)
     bids = 100 - np.sort(rng.random(levels))
     asks = 100 + np.sort(rng.random(levels))

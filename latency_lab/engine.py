@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from latency_lab import _validate, stats, traffic
+from latency_lab import stats, traffic, units, validate
 
 #: Memory one simulation's arrays may take (its inputs, batch records and per-event views).
 MEMORY_CAP_BYTES = 2 * 1024**3
@@ -61,15 +61,15 @@ class ServiceModel:
     seed: int | None = 0
 
     def __post_init__(self):
-        _validate.real("setup_us", self.setup_us, low=0)
-        _validate.real("per_item_us", self.per_item_us, low=0)
+        validate.real("setup_us", self.setup_us, low=0)
+        validate.real("per_item_us", self.per_item_us, low=0)
         if self.setup_us + self.per_item_us == 0:
             raise ValueError("setup_us and per_item_us cannot both be 0")
         if self.distribution not in DISTRIBUTIONS:
             raise ValueError(
                 f"distribution must be one of {DISTRIBUTIONS}, got {self.distribution!r}"
             )
-        _validate.real("cv", self.cv, low=0)
+        validate.real("cv", self.cv, low=0)
         if self.distribution != "lognormal" and self.cv not in (0, 0.0):
             raise ValueError(
                 f"cv applies to the lognormal distribution only, not {self.distribution!r}"
@@ -86,7 +86,7 @@ class ServiceModel:
 
     def capacity(self, max_batch: int) -> float:
         """Highest sustainable throughput (events/s) with batches of ``max_batch``."""
-        return max_batch * traffic.US_PER_S / self.mean_batch_us(max_batch)
+        return units.count_to_rate(max_batch, self.mean_batch_us(max_batch))
 
     def multipliers(self, count: int) -> np.ndarray:
         """The first ``count`` multipliers (empty for deterministic service: m = 1)."""
@@ -155,7 +155,7 @@ def _arrived_by(arrivals, known, t) -> int:
 
 
 def _batching_params(max_batch, max_wait_us) -> tuple[int, float]:
-    max_batch = _validate.integer("max_batch", max_batch, low=1)
+    max_batch = validate.integer("max_batch", max_batch, low=1)
     if isinstance(max_wait_us, bool) or not isinstance(max_wait_us, int | float | np.number):
         raise TypeError(f"max_wait_us must be a number, got {type(max_wait_us).__name__}")
     if not max_wait_us >= 0:  # also rejects NaN
@@ -213,7 +213,7 @@ class Simulator:
         max_batch, max_wait_us = _batching_params(max_batch, max_wait_us)
         if max_batches is None:
             max_batches = self.arrivals.size
-        max_batches = _validate.integer("max_batches", max_batches, low=0)
+        max_batches = validate.integer("max_batches", max_batches, low=0)
         until_us = float(until_us)
         if np.isnan(until_us):
             raise ValueError("until_us must be a time in µs, got NaN")
@@ -346,12 +346,12 @@ class SimulationResult:
         if n == 1:
             offered_rate = 0.0
         elif arrival_span_us > 0:
-            offered_rate = (n - 1) / arrival_span_us * traffic.US_PER_S
+            offered_rate = units.count_to_rate(n - 1, arrival_span_us)
         else:  # every event arrived at the same instant
             offered_rate = np.inf
         offered_load = offered_rate / self.service.capacity(self.largest_max_batch)
         out.update(
-            throughput=float(n / span_us * traffic.US_PER_S) if span_us > 0 else np.inf,
+            throughput=float(units.count_to_rate(n, span_us)) if span_us > 0 else np.inf,
             utilization=float(self.batch_service.sum() / span_us) if span_us > 0 else 1.0,
             batches=int(self.batch_size.size),
             mean_batch=float(self.batch_size.mean()),

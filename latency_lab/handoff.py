@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from latency_lab import _validate, stats
+from latency_lab import stats, validate
 from latency_lab.structures import RingBuffer
 from latency_lab.tracker import LatencyTracker
 
@@ -66,7 +66,7 @@ def single_thread_ops(ops: int = 100_000, capacity: int = 1024) -> dict[str, dic
 
     Each put is followed by a get, so the structure never fills up.
     """
-    ops = _validate.integer("ops", ops, low=1)
+    ops = validate.integer("ops", ops, low=1)
     out = {}
     for kind in KINDS:
         put, get = _endpoints(kind, capacity)
@@ -102,8 +102,8 @@ def cross_thread(
 
     Returns ``(latencies_ns, items_per_second)``.
     """
-    items = _validate.integer("items", items, low=1)
-    interval_ns = None if rate is None else 1e9 / _validate.real("rate", rate, low=0, low_open=True)
+    items = validate.integer("items", items, low=1)
+    interval_ns = None if rate is None else 1e9 / validate.real("rate", rate, low=0, low_open=True)
     latencies = np.empty(items, dtype=np.int64)
     clock = time.perf_counter_ns
     put, get = _endpoints(kind, capacity)

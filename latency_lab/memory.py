@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from latency_lab import _validate
+from latency_lab import validate
 
 #: A tick record as an array of structs (40 bytes a row).
 TICK_DTYPE = np.dtype(
@@ -32,7 +32,7 @@ TICK_DTYPE = np.dtype(
 
 def best_of(func: Callable[[], object], repeats: int = 5) -> float:
     """Fastest of ``repeats`` calls, in seconds (the least disturbed run)."""
-    repeats = _validate.integer("repeats", repeats, low=1)
+    repeats = validate.integer("repeats", repeats, low=1)
     times = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
@@ -62,7 +62,7 @@ def cache_sizes() -> dict[str, int]:
 # -- the cache hierarchy: dependent random loads ----------------------------------------------
 def random_cycle(n: int, seed=0) -> np.ndarray:
     """A random permutation forming one single cycle through all ``n`` slots (Sattolo)."""
-    n = _validate.integer("n", n, low=2)
+    n = validate.integer("n", n, low=2)
     order = np.random.default_rng(seed).permutation(n)
     nxt = np.empty(n, dtype=np.int64)
     nxt[order] = np.roll(order, -1)  # each slot points to the next one in the shuffled order
@@ -165,7 +165,7 @@ def vwap_vectorized(prices, sizes) -> float:
 
 def strided_copy_table(n: int = 4096) -> pd.DataFrame:
     """Seconds to copy an n×n array in memory order vs through its transpose's strides."""
-    n = _validate.integer("n", n, low=2)
+    n = validate.integer("n", n, low=2)
     a = np.random.default_rng(0).random((n, n))
     table = pd.DataFrame(
         {
@@ -188,7 +188,7 @@ def layout_table(n: int = 1_000_000) -> pd.DataFrame:
     and a struct of arrays (contiguous price and size columns, 16 bytes a row). Methods:
     an interpreted loop, numpy vectorized, a compiled loop.
     """
-    n = _validate.integer("n", n, low=1)
+    n = validate.integer("n", n, low=1)
     aos = make_ticks(n)
     prices, sizes = np.ascontiguousarray(aos["price"]), np.ascontiguousarray(aos["size"])
     tuples = list(zip(prices.tolist(), sizes.tolist(), strict=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from latency_lab import _validate
+from latency_lab import validate
 from latency_lab.engine import BatchReport, Simulator, _batching_params
 
 
@@ -75,11 +75,11 @@ class AIMD(Policy):
 
     def __init__(self, slo_us: float, max_wait_us: float = 0.0, *, initial: int = 1,
                  increase: int = 1, decrease: float = 0.9, cap: int = 1024):  # fmt: skip
-        self.slo_us = _validate.real("slo_us", slo_us, low=0, low_open=True)
-        self.cap = _validate.integer("cap", cap, low=1)
-        self.initial = _validate.integer("initial", initial, low=1, high=self.cap)
-        self.increase = _validate.integer("increase", increase, low=1)
-        self.decrease = _validate.real("decrease", decrease, low=0, high=1, low_open=True)
+        self.slo_us = validate.real("slo_us", slo_us, low=0, low_open=True)
+        self.cap = validate.integer("cap", cap, low=1)
+        self.initial = validate.integer("initial", initial, low=1, high=self.cap)
+        self.increase = validate.integer("increase", increase, low=1)
+        self.decrease = validate.real("decrease", decrease, low=0, high=1, low_open=True)
         self.max_wait_us = _batching_params(1, max_wait_us)[1]
 
     def reset(self):
@@ -99,8 +99,8 @@ class QueueDepth(Policy):
     ``cap``); with fewer, wait up to ``max_wait_us`` for ``target`` to accumulate."""
 
     def __init__(self, target: int, max_wait_us: float, cap: int = 1024):
-        self.cap = _validate.integer("cap", cap, low=1)
-        self.target = _validate.integer("target", target, low=1, high=self.cap)
+        self.cap = validate.integer("cap", cap, low=1)
+        self.target = validate.integer("target", target, low=1, high=self.cap)
         self.max_wait_us = _batching_params(1, max_wait_us)[1]
 
     def reset(self):

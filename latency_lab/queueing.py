@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import math
 
-from latency_lab import _validate
-from latency_lab.traffic import US_PER_S
+from latency_lab import units, validate
 
 
 def utilization(arrival_rate: float, mean_service_us: float, servers: int = 1) -> float:
     """``ρ = λ·E[S]/c``: the fraction of time each server is busy; must be < 1."""
-    arrival_rate = _validate.real("arrival_rate", arrival_rate, low=0, low_open=True)
-    mean_service_us = _validate.real("mean_service_us", mean_service_us, low=0, low_open=True)
-    servers = _validate.integer("servers", servers, low=1)
-    rho = arrival_rate * mean_service_us / US_PER_S / servers
+    arrival_rate = validate.real("arrival_rate", arrival_rate, low=0, low_open=True)
+    mean_service_us = validate.real("mean_service_us", mean_service_us, low=0, low_open=True)
+    servers = validate.integer("servers", servers, low=1)
+    rho = units.rate_to_count(arrival_rate, mean_service_us) / servers
     if rho >= 1:
         raise ValueError(
             f"utilization rho = {rho:.3f} >= 1: arrivals outpace service and queues grow without bound"
@@ -40,7 +39,7 @@ def mm1_mean_sojourn(arrival_rate: float, mean_service_us: float) -> float:
 
 def mm1_sojourn_percentile(arrival_rate: float, mean_service_us: float, p: float) -> float:
     """M/M/1 sojourn time is exponential with rate ``μ − λ``: ``−ln(1 − p/100)·E[S]/(1−ρ)``."""
-    p = _validate.real("p", p, low=0, high=100)
+    p = validate.real("p", p, low=0, high=100)
     if p == 100:
         raise ValueError("p must be below 100: the exponential distribution has no maximum")
     return -math.log1p(-p / 100) * mm1_mean_sojourn(arrival_rate, mean_service_us)
@@ -48,7 +47,7 @@ def mm1_sojourn_percentile(arrival_rate: float, mean_service_us: float, p: float
 
 def mm1_wait_percentile(arrival_rate: float, mean_service_us: float, p: float) -> float:
     """M/M/1 queueing delay: ``P(W > t) = ρ·e^{−(μ−λ)t}``, so 0 up to percentile ``1−ρ``."""
-    p = _validate.real("p", p, low=0, high=100)
+    p = validate.real("p", p, low=0, high=100)
     if p == 100:
         raise ValueError("p must be below 100: the exponential distribution has no maximum")
     rho = utilization(arrival_rate, mean_service_us)
@@ -60,7 +59,7 @@ def mm1_wait_percentile(arrival_rate: float, mean_service_us: float, p: float) -
 
 def mg1_mean_wait(arrival_rate: float, mean_service_us: float, service_cv: float) -> float:
     """Pollaczek–Khinchine: M/G/1 mean wait ``ρ/(1−ρ) · (1 + c_s²)/2 · E[S]``."""
-    service_cv = _validate.real("service_cv", service_cv, low=0)
+    service_cv = validate.real("service_cv", service_cv, low=0)
     rho = utilization(arrival_rate, mean_service_us)
     return rho / (1 - rho) * (1 + service_cv**2) / 2 * mean_service_us
 
@@ -74,8 +73,8 @@ def kingman_mean_wait(
     arrival_rate: float, mean_service_us: float, arrival_cv: float, service_cv: float
 ) -> float:
     """Kingman's G/G/1 approximation: ``ρ/(1−ρ) · (c_a² + c_s²)/2 · E[S]`` (heavy traffic)."""
-    arrival_cv = _validate.real("arrival_cv", arrival_cv, low=0)
-    service_cv = _validate.real("service_cv", service_cv, low=0)
+    arrival_cv = validate.real("arrival_cv", arrival_cv, low=0)
+    service_cv = validate.real("service_cv", service_cv, low=0)
     rho = utilization(arrival_rate, mean_service_us)
     return rho / (1 - rho) * (arrival_cv**2 + service_cv**2) / 2 * mean_service_us
 
@@ -102,6 +101,6 @@ def mmc_mean_wait(arrival_rate: float, mean_service_us: float, servers: int) -> 
 
 def littles_law_l(arrival_rate: float, mean_time_us: float) -> float:
     """Little's law ``L = λ·W``: mean number in the system (or queue) from rate and time."""
-    arrival_rate = _validate.real("arrival_rate", arrival_rate, low=0)
-    mean_time_us = _validate.real("mean_time_us", mean_time_us, low=0)
-    return arrival_rate * mean_time_us / US_PER_S
+    arrival_rate = validate.real("arrival_rate", arrival_rate, low=0)
+    mean_time_us = validate.real("mean_time_us", mean_time_us, low=0)
+    return units.rate_to_count(arrival_rate, mean_time_us)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from latency_lab import _validate
+from latency_lab import validate
 
 #: The percentiles every summary reports together (never p50 alone, never the mean alone).
 SUMMARY_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
@@ -42,7 +42,7 @@ def percentiles(samples, p):
     Returns a scalar for scalar ``p`` and an array otherwise. Uses ``np.partition``, so
     it costs O(n) per percentile rather than a full sort.
     """
-    values = _validate.samples("samples", samples)
+    values = validate.samples("samples", samples)
     idx = _nearest_rank_index(values.size, p)
     picked = np.partition(values, np.unique(idx))[idx]
     return picked.item() if np.ndim(p) == 0 else picked
@@ -50,7 +50,7 @@ def percentiles(samples, p):
 
 def summary(samples) -> dict[str, float]:
     """Count, mean, std, min, p50, p90, p99, p99.9 and max of ``samples``, in their unit."""
-    values = _validate.samples("samples", samples)
+    values = validate.samples("samples", samples)
     pcts = percentiles(values, SUMMARY_PERCENTILES)
     return _summary(values.size, values.mean(), values.std(), values.min(), pcts, values.max())
 
@@ -71,7 +71,7 @@ def percentile_label(p: float) -> str:
 
 def ecdf(samples) -> tuple[np.ndarray, np.ndarray]:
     """Empirical CDF: sorted values ``x`` and ``y[i]`` = fraction of samples <= ``x[i]``."""
-    x = np.sort(_validate.samples("samples", samples))
+    x = np.sort(validate.samples("samples", samples))
     return x, np.arange(1, x.size + 1) / x.size
 
 
@@ -83,8 +83,8 @@ def correct_coordinated_omission(samples, expected_interval) -> np.ndarray:
     exactly like HdrHistogram's ``recordValueWithExpectedInterval``. Originals come first,
     in their order, followed by the synthesized values.
     """
-    values = _validate.samples("samples", samples, allow_empty=True)
-    interval = _validate.real("expected_interval", expected_interval, low=0, low_open=True)
+    values = validate.samples("samples", samples, allow_empty=True)
+    interval = validate.real("expected_interval", expected_interval, low=0, low_open=True)
     if np.issubdtype(values.dtype, np.integer) and float(interval).is_integer():
         interval = int(interval)
     missing = np.maximum(values // interval - 1, 0).astype(np.int64)
@@ -118,10 +118,10 @@ class LogHistogram:
     """
 
     def __init__(self, significant_digits: int = 3, highest: int = 3_600_000_000_000):
-        self.significant_digits = _validate.integer(
+        self.significant_digits = validate.integer(
             "significant_digits", significant_digits, low=1, high=5
         )
-        self.highest = _validate.integer("highest", highest, low=2, high=2**52)
+        self.highest = validate.integer("highest", highest, low=2, high=2**52)
         sub_bucket_count = 1 << math.ceil(math.log2(2 * 10**self.significant_digits))
         self._half_bits = sub_bucket_count.bit_length() - 2  # sub-buckets per range = 2**half
         self.counts = np.zeros(int(self._index(np.array([self.highest]))[0]) + 1, np.int64)
@@ -142,7 +142,7 @@ class LogHistogram:
     # -- recording ---------------------------------------------------------------------
     def record(self, values) -> LogHistogram:
         """Add one or many values (rounded to integers); returns self for chaining."""
-        arr = _validate.samples("values", values, allow_empty=True)
+        arr = validate.samples("values", values, allow_empty=True)
         if arr.size == 0:
             return self
         arr = np.rint(arr).astype(np.int64)

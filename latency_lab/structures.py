@@ -13,7 +13,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 
-from latency_lab import _validate
+from latency_lab import validate
 
 T = TypeVar("T")
 
@@ -46,7 +46,7 @@ class RingBuffer:
     __slots__ = ("_slots", "_mask", "_head", "_tail")
 
     def __init__(self, capacity: int):
-        capacity = _validate.integer("capacity", capacity, low=1)
+        capacity = validate.integer("capacity", capacity, low=1)
         if capacity & (capacity - 1):
             up = 1 << capacity.bit_length()
             raise ValueError(
@@ -120,7 +120,7 @@ class RingBuffer:
         head = self._head
         count = self._tail - head
         if max_items is not None:
-            count = min(count, _validate.integer("max_items", max_items, low=0))
+            count = min(count, validate.integer("max_items", max_items, low=0))
         if count == 0:
             return []
         start = head & self._mask
@@ -155,7 +155,7 @@ class TickBuffer:
     """
 
     def __init__(self, capacity: int):
-        self.capacity = _validate.integer("capacity", capacity, low=1)
+        self.capacity = validate.integer("capacity", capacity, low=1)
         self._timestamps = np.zeros(2 * self.capacity, dtype=np.int64)
         self._prices = np.zeros(2 * self.capacity, dtype=np.float64)
         self._sizes = np.zeros(2 * self.capacity, dtype=np.float64)
@@ -193,7 +193,7 @@ class TickBuffer:
     def latest(self, n: int | None = None) -> TickView:
         """Views of the latest ``n`` rows (all held rows if None), oldest first."""
         held = len(self)
-        n = held if n is None else _validate.integer("n", n, low=0, high=held)
+        n = held if n is None else validate.integer("n", n, low=0, high=held)
         end = self._count % self.capacity + self.capacity
         if self._count < self.capacity:
             end = self._count  # not yet wrapped: the first copy holds everything
@@ -237,9 +237,9 @@ class ObjectPool(Generic[T]):
             raise TypeError("factory must be callable")
         if reset is not None and not callable(reset):
             raise TypeError("reset must be callable or None")
-        initial = _validate.integer("initial", initial, low=0)
+        initial = validate.integer("initial", initial, low=0)
         if max_size is not None:
-            max_size = _validate.integer("max_size", max_size, low=max(initial, 1))
+            max_size = validate.integer("max_size", max_size, low=max(initial, 1))
         self.factory, self.reset, self.max_size = factory, reset, max_size
         self._free: list[T] = [factory() for _ in range(initial)]
         self._out: dict[int, T] = {}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from latency_lab import _validate
+from latency_lab import validate
 
 #: The clocks a Python program can read, by the name ``time.get_clock_info`` knows them.
 CLOCKS: dict[str, tuple[Callable[[], float | int], str, bool]] = {
@@ -33,8 +33,8 @@ def call_overhead_ns(func: Callable[[], object], calls: int = 100_000, repeats: 
     The loop is ``for _ in itertools.repeat(None, calls)`` (what ``timeit`` uses), so the
     figure includes a few nanoseconds of loop overhead; it is timed with ``perf_counter_ns``.
     """
-    calls = _validate.integer("calls", calls, low=1)
-    repeats = _validate.integer("repeats", repeats, low=1)
+    calls = validate.integer("calls", calls, low=1)
+    repeats = validate.integer("repeats", repeats, low=1)
     per_call = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
@@ -46,7 +46,7 @@ def call_overhead_ns(func: Callable[[], object], calls: int = 100_000, repeats: 
 
 def consecutive_reads(func: Callable[[], float | int], reads: int = 100_000) -> np.ndarray:
     """``reads`` back-to-back reads of a clock, as an array in its own unit."""
-    reads = _validate.integer("reads", reads, low=2)
+    reads = validate.integer("reads", reads, low=2)
     return np.array([func() for _ in itertools.repeat(None, reads)])
 
 

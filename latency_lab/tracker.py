@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from latency_lab import _validate, stats, timing
+from latency_lab import stats, timing, validate
 
 
 class LatencyTracker:
@@ -53,10 +53,10 @@ class LatencyTracker:
         expected_interval_ns: int | None = None,
         clock: Callable[[], int] = time.perf_counter_ns,
     ):
-        self.capacity = _validate.integer("capacity", capacity, low=1)
-        self.warmup = _validate.integer("warmup", warmup, low=0)
+        self.capacity = validate.integer("capacity", capacity, low=1)
+        self.warmup = validate.integer("warmup", warmup, low=0)
         if expected_interval_ns is not None:
-            expected_interval_ns = _validate.integer(
+            expected_interval_ns = validate.integer(
                 "expected_interval_ns", expected_interval_ns, low=1
             )
         self.expected_interval_ns = expected_interval_ns
@@ -105,7 +105,7 @@ class LatencyTracker:
         :func:`measurement_overhead`), so per-operation distributions of cheap operations
         stay comparable.
         """
-        calls = _validate.integer("calls", calls, low=0)
+        calls = validate.integer("calls", calls, low=0)
         clock = self.clock
         for _ in range(calls):
             start = clock()
@@ -192,8 +192,8 @@ def measurement_overhead(calls: int = 100_000, repeats: int = 7) -> pd.DataFrame
     *pays* per measurement (median amortized cost minus that of a plain no-op call).
     Lesson 02 shows the table; ``benchmarks/bench_tracker.py`` prints it as ratios.
     """
-    calls = _validate.integer("calls", calls, low=1)
-    repeats = _validate.integer("repeats", repeats, low=1)
+    calls = validate.integer("calls", calls, low=1)
+    repeats = validate.integer("repeats", repeats, low=1)
     clock = time.perf_counter_ns
     ctx = LatencyTracker(capacity=calls * repeats)
     dec = LatencyTracker(capacity=calls * repeats)

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from latency_lab import _validate
+from latency_lab import units, validate
 
-US_PER_S = 1e6
 #: Largest trace any generator will build (about 400 MB of float64).
 MAX_EVENTS = 50_000_000
 _CHUNK = 1 << 16
@@ -43,10 +42,10 @@ class ArrivalProcess:
         if (n is None) == (duration_us is None):
             raise ValueError("give exactly one of n (a count) and duration_us (a time span)")
         if n is not None:
-            n = _validate.integer("n", n, low=1, high=MAX_EVENTS)
+            n = validate.integer("n", n, low=1, high=MAX_EVENTS)
         else:
-            duration_us = _validate.real("duration_us", duration_us, low=0, low_open=True)
-            expected = self.mean_rate * duration_us / US_PER_S
+            duration_us = validate.real("duration_us", duration_us, low=0, low_open=True)
+            expected = units.rate_to_count(self.mean_rate, duration_us)
             if expected > MAX_EVENTS:
                 raise ValueError(
                     f"duration_us={duration_us:g} at {self.mean_rate:,.0f} events/s means "
@@ -76,14 +75,14 @@ class Poisson(ArrivalProcess):
     rate: float
 
     def __post_init__(self):
-        _validate.real("rate", self.rate, low=0, low_open=True)
+        validate.real("rate", self.rate, low=0, low_open=True)
 
     @property
     def mean_rate(self) -> float:
         return self.rate
 
     def _stream(self, rng):
-        t, scale = 0.0, US_PER_S / self.rate
+        t, scale = 0.0, units.rate_to_gap_us(self.rate)
         while True:
             chunk = t + np.cumsum(rng.exponential(scale, _CHUNK))
             t = chunk[-1]
@@ -106,9 +105,9 @@ class MMPP(ArrivalProcess):
 
     def __post_init__(self):
         for name in ("calm_rate", "burst_rate"):
-            _validate.real(name, getattr(self, name), low=0)
+            validate.real(name, getattr(self, name), low=0)
         for name in ("mean_calm_us", "mean_burst_us"):
-            _validate.real(name, getattr(self, name), low=0, low_open=True)
+            validate.real(name, getattr(self, name), low=0, low_open=True)
         if self.calm_rate == 0 and self.burst_rate == 0:
             raise ValueError("calm_rate and burst_rate cannot both be 0")
 
@@ -131,7 +130,7 @@ class MMPP(ArrivalProcess):
                 else (self.mean_calm_us, self.calm_rate)
             )
             length = rng.exponential(mean)
-            k = rng.poisson(rate * length / US_PER_S)
+            k = rng.poisson(units.rate_to_count(rate, length))
             yield t + np.sort(rng.uniform(0.0, length, k))
             t, bursting = t + length, not bursting
 
@@ -171,20 +170,20 @@ class Hawkes(ArrivalProcess):
     decay_us: float
 
     def __post_init__(self):
-        _validate.real("baseline_rate", self.baseline_rate, low=0, low_open=True)
-        _validate.real("branching_ratio", self.branching_ratio, low=0)
+        validate.real("baseline_rate", self.baseline_rate, low=0, low_open=True)
+        validate.real("branching_ratio", self.branching_ratio, low=0)
         if self.branching_ratio >= 1:
             raise ValueError(
                 f"branching_ratio must be in [0, 1) for a stationary process, got {self.branching_ratio}"
             )
-        _validate.real("decay_us", self.decay_us, low=0, low_open=True)
+        validate.real("decay_us", self.decay_us, low=0, low_open=True)
 
     @property
     def mean_rate(self) -> float:
         return self.baseline_rate / (1 - self.branching_ratio)
 
     def _stream(self, rng):
-        mu = self.baseline_rate / US_PER_S
+        mu = 1.0 / units.rate_to_gap_us(self.baseline_rate)
         beta = 1.0 / self.decay_us
         alpha = self.branching_ratio * beta
         t, excitation = 0.0, 0.0
@@ -222,7 +221,7 @@ class RegimeShift(ArrivalProcess):
             process, duration = segment
             if not isinstance(process, ArrivalProcess):
                 raise TypeError(f"segments[{i}][0] must be an arrival process, got {process!r}")
-            _validate.real(f"segments[{i}] duration_us", duration, low=0, low_open=True)
+            validate.real(f"segments[{i}] duration_us", duration, low=0, low_open=True)
         object.__setattr__(self, "segments", tuple(tuple(s) for s in self.segments))
 
     @property
@@ -244,8 +243,8 @@ class RegimeShift(ArrivalProcess):
 # -- helpers that teach ------------------------------------------------------------------
 def window_counts(arrivals, window_us: float) -> np.ndarray:
     """Number of arrivals in consecutive windows of ``window_us`` starting at 0."""
-    times = _validate.samples("arrivals", arrivals)
-    window_us = _validate.real("window_us", window_us, low=0, low_open=True)
+    times = validate.samples("arrivals", arrivals)
+    window_us = validate.real("window_us", window_us, low=0, low_open=True)
     edges = np.arange(0.0, times[-1] + window_us, window_us)
     return np.histogram(times, bins=edges)[0]
 
@@ -253,7 +252,7 @@ def window_counts(arrivals, window_us: float) -> np.ndarray:
 def rate_over_time(arrivals, window_us: float) -> tuple[np.ndarray, np.ndarray]:
     """Empirical rate (events/s) per window: window start times (µs) and rates."""
     counts = window_counts(arrivals, window_us)
-    return np.arange(counts.size) * window_us, counts * US_PER_S / window_us
+    return np.arange(counts.size) * window_us, units.count_to_rate(counts, window_us)
 
 
 def index_of_dispersion(arrivals, window_us: float) -> float:
