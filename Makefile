@@ -22,9 +22,12 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --editable '.[dev,bench]'
 	touch $@
 
+# A busy port is an error, not a silent move to another one: the printed URL and an SSH
+# forward must stay right. Choose another with `make lab LAB_PORT=8890`.
 lab: $(STAMP)
+	@$(PY) -c 'import socket, sys; s = socket.socket(); r = s.connect_ex(("127.0.0.1", $(LAB_PORT))); s.close(); sys.exit(0 if r else "port $(LAB_PORT) is in use on 127.0.0.1: run make lab LAB_PORT=8890 (or another free port)")'
 	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) -m jupyter lab \
-		--ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=0 \
 		--ServerApp.root_dir=$(CURDIR) --ServerApp.allow_root=True \
 		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb \
 		$(if $(LAB_TOKEN),--IdentityProvider.token=$(LAB_TOKEN)) $(LAB_FLAGS)

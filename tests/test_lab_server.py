@@ -45,7 +45,7 @@ def lab(tmp_path):
     command = [
         "make", "--no-print-directory", "-o", ".venv/.installed", "lab",
         f"PY={sys.executable}", f"LAB_PORT={port}", f"LAB_TOKEN={token}",
-        "LAB_FLAGS=--no-browser --ServerApp.port_retries=0",
+        "LAB_FLAGS=--no-browser",
     ]  # fmt: skip
     log = open(tmp_path / "lab.log", "w+")
     server = subprocess.Popen(
@@ -54,9 +54,11 @@ def lab(tmp_path):
     try:
         yield server, port, token, log
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
         try:
+            os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=20)
+        except ProcessLookupError:  # it has already exited
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
@@ -76,3 +78,22 @@ def test_make_lab_serves_with_token_and_refuses_without(lab):
     assert status == 200, f"JupyterLab did not answer /api/status:\n{log.read()[-3000:]}"
     assert get_status(port, None) == 403
     assert get_status(port, "wrong-token") == 403
+
+
+def test_make_lab_refuses_a_busy_port(tmp_path):
+    """A port in use is reported with how to choose another, not silently replaced."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path))
+        done = subprocess.run(
+            ["make", "--no-print-directory", "-o", ".venv/.installed", "lab",
+             f"PY={sys.executable}", f"LAB_PORT={port}", "LAB_FLAGS=--no-browser"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode != 0
+    assert f"port {port} is in use" in done.stderr
+    assert "LAB_PORT=" in done.stderr
