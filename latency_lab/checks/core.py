@@ -28,6 +28,7 @@ raising :class:`Rejected`.
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import io
 import json
@@ -429,7 +430,7 @@ def _died_message(status: int) -> str:
             name = f"signal {number_}"
         return (
             f"Judging your answer crashed its process ({name}). If your code uses compiled "
-            "code or ctypes, check its indices and sizes; otherwise, " + REPORT
+            "code or ctypes, check its indices and sizes. If it does not: " + REPORT
         )
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
     return (
@@ -442,6 +443,7 @@ def _child_main(judge, answer, read_end: int, write_end: int) -> None:
     """In the forked child: judge, write the verdict as JSON, and exit without cleanup."""
     try:
         os.close(read_end)
+        faulthandler.disable()  # a crash is reported as feedback, not dumped on the console
         captured = io.StringIO()
         sys.stdout = sys.stderr = captured  # the learner's prints come back with the verdict
         _limit_memory()

@@ -42,21 +42,22 @@ def _judge_reset(func, buffer: np.ndarray) -> None:
             f"Your hook changed the buffer's shape or type (to {buffer.shape}, {buffer.dtype}): "
             "the next user needs the same buffer, cleared, e.g. buf.fill(0)."
         )
-    if buffer.any():
-        bad = np.flatnonzero(buffer)[0]
-        nan_hint = (
-            " Multiplying by 0 leaves NaN and inf as NaN: assign zeros instead."
-            if np.isnan(buffer[bad])
-            else ""
-        )
-        raise Rejected(
-            f"After your hook, {what} still holds {buffer[bad]!r} at index {bad}: reset must "
-            f"clear it in place (e.g. buf.fill(0)).{nan_hint}"
-        )
-    if returned is not None and returned is not buffer:
+    if returned is not None and returned is not buffer and buffer.any():
         raise Rejected(
             f"Your hook returned {describe(returned)}, but a pool ignores what reset returns "
             "and hands out the same buffer again: clear that one in place (e.g. buf.fill(0))."
+        )
+    if buffer.any():
+        bad = int(np.flatnonzero(buffer)[0])
+        value = buffer[bad].item()
+        nan_hint = (
+            " Multiplying by 0 leaves NaN and inf as NaN: assign zeros instead."
+            if value != value
+            else ""
+        )
+        raise Rejected(
+            f"After your hook, {what} still holds {value!r} at index {bad}: reset must "
+            f"clear it in place (e.g. buf.fill(0)).{nan_hint}"
         )
 
 
