@@ -1,14 +1,23 @@
 """Percentiles, summaries, ECDFs and an HDR-style log histogram (lesson 02 onwards).
 
-Every percentile in the course is **nearest-rank**: the p-th percentile of n samples is
-the sample of rank ceil(p/100 * n) in sorted order (rank 1 for p = 0). It is always a
-value that was actually observed, it never interpolates between two, and it is the
-definition of ``numpy.percentile(..., method="inverted_cdf")`` and of HdrHistogram.
+Every percentile in the course is **exact nearest-rank**: the p-th percentile of n samples
+is the sample of rank ceil(p * n / 100) in sorted order (rank 1 for p = 0). It is always a
+value that was actually observed and never interpolates between two. The rank is computed
+in integer arithmetic from the decimal ``p`` as written (99.9 means 999/10), which is what
+Java HdrHistogram's ``getValueAtPercentile`` intends: p99.9 of 1..1000 is 999, p99 of
+1..100 is 99, p50 of [1, 2] is 1.
+
+``numpy.percentile(..., method="inverted_cdf")`` follows the same rule but computes the
+rank in floating point, so it is one rank too high whenever p * n / 100 is a whole number
+that rounding pushes up (99.9 / 100 * 1000 = 999.0000000000001, numpy issue 22582): it
+agrees with this module only away from such points.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from numbers import Integral, Rational
 
 import numpy as np
 import pandas as pd
@@ -21,46 +30,109 @@ SUMMARY_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 #: Upper bound on samples synthesized by coordinated-omission correction.
 MAX_CORRECTED_SAMPLES = 50_000_000
 
-
-def _percentile_array(p) -> np.ndarray:
-    q = np.asarray(p, dtype=float)
-    if np.isnan(q).any() or (q < 0).any() or (q > 100).any():
-        raise ValueError(f"percentile must be in [0, 100], got {p!r}")
-    return q
+#: Unit names a summary may carry as a key suffix (``p99_ns``); "µs" is spelled "us".
+UNIT_NAMES = ("ns", "us", "ms", "s")
 
 
-def _nearest_rank_index(n: int, p) -> np.ndarray:
-    """0-based index of the nearest-rank p-th percentile among n sorted samples."""
-    q = _percentile_array(p) / 100.0
-    # rank = ceil(q*n), written as numpy writes it so that results agree to the last bit.
-    return np.clip(np.ceil(n * q - 1), 0, n - 1).astype(np.int64)
+def _exact_ratio(p) -> tuple[int, int]:
+    """``p`` (checked to be a number in [0, 100]) as an exact fraction (numerator, denominator).
+
+    Integers and fractions are exact already; a float is taken as the shortest decimal that
+    prints as it (``99.9`` -> 999/10), i.e. the number the user wrote, not its binary
+    approximation 99.900000000000005684...
+    """
+    validate.real("p", p, low=0, high=100)
+    if isinstance(p, np.ndarray):  # 0-d
+        p = p[()]
+    if isinstance(p, Integral):
+        return int(p), 1
+    if isinstance(p, Rational):
+        return p.numerator, p.denominator
+    return Decimal(str(p)).as_integer_ratio()  # str: shortest repr, numpy scalars included
+
+
+def nearest_rank(n: int, p):
+    """1-based rank of the nearest-rank ``p``-th percentile among ``n`` samples (lesson 02).
+
+    ``max(1, ceil(p * n / 100))``, computed exactly in integers: ``nearest_rank(1000, 99.9)``
+    is 999, where floating point gives ``ceil(999.0000000000001) = 1000``. ``p`` is a number
+    or an array of numbers in [0, 100]; returns an int for a scalar ``p``, else an int64
+    array shaped like ``p``. Strings and booleans raise ``TypeError``; NaN and values outside
+    [0, 100] raise ``ValueError``.
+    """
+    n = validate.integer("n", n, low=1)
+    if np.ndim(p) == 0:
+        return _rank(n, p)
+    return _ranks(n, p)
+
+
+def _rank(n: int, p) -> int:
+    num, den = _exact_ratio(p)
+    return max(1, -((-num * n) // (den * 100)))
+
+
+def _ranks(n: int, p) -> np.ndarray:
+    if isinstance(p, str | bytes):
+        raise TypeError(f"p must be numbers, got {type(p).__name__}")
+    q = np.asarray(p)
+    if q.dtype.kind in "iu":  # whole percentiles: exact in vectorised integer arithmetic
+        if q.size and (q.min() < 0 or q.max() > 100):
+            bad = q[(q < 0) | (q > 100)][0]
+            raise ValueError(f"p must be in [0, 100], got {bad}")
+        if n <= np.iinfo(np.int64).max // 100:
+            return np.maximum(1, -((-q.astype(np.int64) * n) // 100))
+    elif q.dtype.kind not in "fO":
+        raise TypeError(f"p must be numbers, got dtype {q.dtype}")
+    flat = q.ravel() if q.dtype.kind != "O" else q.ravel().tolist()
+    return np.array([_rank(n, v) for v in flat], dtype=np.int64).reshape(q.shape)
 
 
 def percentiles(samples, p):
-    """Nearest-rank percentile(s) of ``samples``; ``p`` is a number or a sequence in [0, 100].
+    """Exact nearest-rank percentile(s) of ``samples`` (lesson 02).
 
-    Returns a scalar for scalar ``p`` and an array otherwise. Uses ``np.partition``, so
-    it costs O(n) per percentile rather than a full sort.
+    ``p`` is a number or a sequence of numbers in [0, 100] (see :func:`nearest_rank` for
+    how the rank is computed). Returns a scalar for scalar ``p`` and an array otherwise.
+    Uses ``np.partition`` at the few ranks asked, so it costs O(n) rather than a sort.
     """
     values = validate.samples("samples", samples)
-    idx = _nearest_rank_index(values.size, p)
-    picked = np.partition(values, np.unique(idx))[idx]
-    return picked.item() if np.ndim(p) == 0 else picked
+    if np.ndim(p) == 0:
+        idx = _rank(values.size, p) - 1
+        return np.partition(values, idx)[idx].item()
+    idx = _ranks(values.size, p) - 1
+    if idx.size == 0:
+        return values[:0].reshape(idx.shape)
+    return np.partition(values, np.unique(idx))[idx]
 
 
-def summary(samples) -> dict[str, float]:
-    """Count, mean, std, min, p50, p90, p99, p99.9 and max of ``samples``, in their unit."""
+def summary(samples, unit: str | None = None) -> dict[str, float]:
+    """Count, mean, std, min, p50, p90, p99, p99.9 and max of ``samples`` (lesson 02).
+
+    With ``unit`` (one of :data:`UNIT_NAMES`, or "µs") every value carrying that unit gets
+    it as a key suffix (``mean_ns``, ``p99.9_ns``, ``max_ns``; ``count`` has none), so the
+    table says its unit; without it the keys are bare and the caller states the unit.
+    """
+    suffix = _unit_suffix(unit)
     values = validate.samples("samples", samples)
     pcts = percentiles(values, SUMMARY_PERCENTILES)
-    return _summary(values.size, values.mean(), values.std(), values.min(), pcts, values.max())
-
-
-def _summary(count, mean, std, low, pcts, high) -> dict[str, float]:
-    out = {"count": int(count), "mean": float(mean), "std": float(std), "min": float(low)}
-    out.update(
-        {percentile_label(p): float(v) for p, v in zip(SUMMARY_PERCENTILES, pcts, strict=True)}
+    return _summary(
+        values.size, values.mean(), values.std(), values.min(), pcts, values.max(), suffix
     )
-    out["max"] = float(high)
+
+
+def _unit_suffix(unit) -> str:
+    if unit is None:
+        return ""
+    unit = "us" if unit == "µs" else unit
+    return "_" + validate.one_of("unit", unit, UNIT_NAMES)
+
+
+def _summary(count, mean, std, low, pcts, high, suffix="") -> dict[str, float]:
+    out = {"count": int(count)}
+    out.update({f"mean{suffix}": float(mean), f"std{suffix}": float(std)})
+    out[f"min{suffix}"] = float(low)
+    for p, v in zip(SUMMARY_PERCENTILES, pcts, strict=True):
+        out[percentile_label(p) + suffix] = float(v)
+    out[f"max{suffix}"] = float(high)
     return out
 
 
@@ -113,8 +185,9 @@ class LogHistogram:
     ----------
     significant_digits : int, 1..5
         Decimal digits every reported value is accurate to.
-    highest : int
-        Largest value that can be recorded (default: one hour in nanoseconds).
+    highest : int, 2..2**52
+        Largest value that can be recorded (default: one hour in nanoseconds). The counts
+        array grows with ``log2(highest)``, so even the largest setting stays small.
     """
 
     def __init__(self, significant_digits: int = 3, highest: int = 3_600_000_000_000):
@@ -141,18 +214,40 @@ class LogHistogram:
 
     # -- recording ---------------------------------------------------------------------
     def record(self, values) -> LogHistogram:
-        """Add one or many values (rounded to integers); returns self for chaining."""
-        arr = validate.samples("values", values, allow_empty=True)
+        """Add one or many values (rounded to integers) in [0, highest]; returns self.
+
+        Out-of-range values are refused with their real value, checked before any
+        conversion to int64 (so 2**64 is reported as 2**64, not as a wrapped negative).
+        """
+        arr = self._checked(values)
         if arr.size == 0:
             return self
-        arr = np.rint(arr).astype(np.int64)
         lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi > self.highest:
-            raise ValueError(f"values must be in [0, highest={self.highest}], got {lo}..{hi}")
         self.counts += np.bincount(self._index(arr), minlength=self.counts.size)
         self.min = lo if self.min is None else min(self.min, lo)
         self.max = hi if self.max is None else max(self.max, hi)
         return self
+
+    def _checked(self, values) -> np.ndarray:
+        """``values`` as int64, or an error stating the real out-of-range value."""
+        if isinstance(values, Integral) and not isinstance(values, bool):
+            self._check_range(int(values), int(values))  # Python ints have no upper bound
+        elif isinstance(values, list | tuple) and any(type(v) is int for v in values):
+            ints = [v for v in values if type(v) is int]
+            self._check_range(min(ints), max(ints))
+        arr = validate.samples("values", values, allow_empty=True)
+        if arr.size == 0:
+            return arr.astype(np.int64)
+        if arr.dtype.kind == "f":
+            arr = np.rint(arr)
+        lo, hi = arr.min(), arr.max()  # in the input's own dtype: no wrap-around yet
+        self._check_range(lo.item(), hi.item())
+        return arr.astype(np.int64)
+
+    def _check_range(self, lo, hi) -> None:
+        if lo < 0 or hi > self.highest:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"values must be in [0, highest={self.highest:,}], got {bad:,}")
 
     def record_corrected(self, values, expected_interval) -> LogHistogram:
         """Record values with coordinated-omission correction (see
@@ -183,21 +278,24 @@ class LogHistogram:
         return self.counts.nbytes
 
     def percentiles(self, p):
-        """Nearest-rank percentile(s): the highest value equivalent to the sample of that rank.
+        """Nearest-rank percentile(s) (exact rank, as :func:`nearest_rank`) from the buckets.
 
-        The answer is never below the exact nearest-rank percentile and exceeds it by less
-        than ``10**-significant_digits`` of its value; it is capped at the recorded max.
+        The answer is the highest value equivalent to the sample of that rank: never below
+        the exact nearest-rank percentile, above it by less than ``10**-significant_digits``
+        of its value, and capped at the recorded max. Rank 1 (p0) is the recorded min.
         """
         n = self.count
         if n == 0:
             raise ValueError("the histogram is empty: record values before asking percentiles")
-        rank = _nearest_rank_index(n, p) + 1
+        rank = nearest_rank(n, p)
         bucket = np.searchsorted(np.cumsum(self.counts), rank, side="left")
-        values = np.minimum(self._bounds(bucket)[1], self.max)
+        values = np.where(rank == 1, self.min, np.minimum(self._bounds(bucket)[1], self.max))
         return int(values) if np.ndim(p) == 0 else values
 
-    def summary(self) -> dict[str, float]:
-        """The same keys as :func:`summary`; mean and std use bucket midpoints."""
+    def summary(self, unit: str | None = None) -> dict[str, float]:
+        """The same keys as :func:`summary` (with ``unit``, suffixed); mean and std use
+        bucket midpoints."""
+        suffix = _unit_suffix(unit)
         if self.count == 0:
             raise ValueError("the histogram is empty: record values before asking a summary")
         nonzero = np.flatnonzero(self.counts)
@@ -206,7 +304,7 @@ class LogHistogram:
         mean = np.average(mid, weights=weights)
         std = np.sqrt(np.average((mid - mean) ** 2, weights=weights))
         pcts = self.percentiles(SUMMARY_PERCENTILES)
-        return _summary(self.count, mean, std, self.min, pcts, self.max)
+        return _summary(self.count, mean, std, self.min, pcts, self.max, suffix)
 
     def buckets(self) -> pd.DataFrame:
         """Non-empty buckets as a table: ``low``, ``high`` (inclusive) and ``count``."""
