@@ -3,7 +3,8 @@
 The buffer is a preallocated int64 array, so recording a sample allocates nothing; the
 first ``warmup`` samples are counted and discarded (cold caches, lazy imports, JIT); when
 the buffer is full further samples are counted in ``dropped`` rather than silently lost
-or grown into, and ``summary()`` reports them.
+or grown into, and ``summary()`` reports them. Samples are whole nanoseconds: a float is
+refused rather than truncated, and so is a clock that does not return integers.
 """
 
 from __future__ import annotations
@@ -18,13 +19,24 @@ import pandas as pd
 
 from latency_lab import stats, timing, validate
 
+#: Largest ``capacity`` a tracker accepts: 10**8 int64 samples are 800 MB, allocated up front.
+MAX_CAPACITY = 100_000_000
+
+#: The unit of every stored sample and every value in ``summary()`` (keys end in ``_ns``).
+UNIT = "ns"
+
+#: Largest ``calls * repeats`` of :func:`measurement_overhead` (it keeps every sample).
+MAX_OVERHEAD_SAMPLES = 5_000_000
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
 
 class LatencyTracker:
     """Collects latency samples (ns) with warm-up, overflow accounting and CO correction.
 
     Parameters
     ----------
-    capacity : int, >= 1
+    capacity : int, 1..MAX_CAPACITY
         Samples kept after warm-up; the buffer is allocated once, up front.
     warmup : int, >= 0
         Number of initial samples to discard.
@@ -34,7 +46,14 @@ class LatencyTracker:
         suppressed (coordinated-omission correction, see
         :func:`latency_lab.stats.correct_coordinated_omission`).
     clock : callable returning int nanoseconds
-        ``time.perf_counter_ns`` unless a test or lesson needs another.
+        ``time.perf_counter_ns`` unless a test or lesson needs another. It is called once
+        here to check that it returns an integer: a float clock such as
+        ``time.perf_counter`` (seconds) would record spans of 0 ns.
+
+    Attributes
+    ----------
+    unit : str
+        ``"ns"``: the unit of every stored sample (plots read it to label their axes).
 
     Examples
     --------
@@ -46,6 +65,9 @@ class LatencyTracker:
     90
     """
 
+    unit = UNIT
+    MAX_CAPACITY = MAX_CAPACITY
+
     def __init__(
         self,
         capacity: int = 100_000,
@@ -53,7 +75,7 @@ class LatencyTracker:
         expected_interval_ns: int | None = None,
         clock: Callable[[], int] = time.perf_counter_ns,
     ):
-        self.capacity = validate.integer("capacity", capacity, low=1)
+        self.capacity = validate.integer("capacity", capacity, low=1, high=MAX_CAPACITY)
         self.warmup = validate.integer("warmup", warmup, low=0)
         if expected_interval_ns is not None:
             expected_interval_ns = validate.integer(
@@ -61,7 +83,14 @@ class LatencyTracker:
             )
         self.expected_interval_ns = expected_interval_ns
         if not callable(clock):
-            raise TypeError("clock must be a callable returning nanoseconds")
+            raise TypeError("clock must be a callable returning int nanoseconds")
+        reading = clock()
+        if isinstance(reading, bool) or not isinstance(reading, int | np.integer):
+            name = getattr(clock, "__name__", type(clock).__name__)
+            raise TypeError(
+                f"clock must return int nanoseconds, but {name}() returned "
+                f"{type(reading).__name__} {reading!r}: use time.perf_counter_ns"
+            )
         self.clock = clock
         self._buffer = np.zeros(self.capacity, dtype=np.int64)
         self.reset()
@@ -74,7 +103,15 @@ class LatencyTracker:
 
     # -- recording ---------------------------------------------------------------------
     def record(self, latency_ns: int) -> None:
-        """Record one latency in nanoseconds (ignored during warm-up, counted if full)."""
+        """Record one latency in whole nanoseconds (ignored during warm-up, counted if full).
+
+        Python ints and numpy integers are accepted; a float (``1.9``) is a ``TypeError``
+        rather than a silently truncated sample, a negative value a ``ValueError``.
+        """
+        if type(latency_ns) is not int:  # the hot path is a plain int: one cheap test
+            latency_ns = _whole_ns(latency_ns)
+        if latency_ns < 0 or latency_ns > _INT64_MAX:
+            raise ValueError(f"latency_ns must be in [0, {_INT64_MAX:,}], got {latency_ns}")
         self._seen += 1
         if self._seen <= self.warmup:
             return
@@ -88,8 +125,6 @@ class LatencyTracker:
                 )
             self.dropped += 1
             return
-        if latency_ns < 0:
-            raise ValueError(f"latency_ns must be >= 0, got {latency_ns}")
         self._buffer[self._count] = latency_ns
         self._count += 1
 
@@ -103,9 +138,10 @@ class LatencyTracker:
 
         Two bare clock reads around each call (the least biased form, see
         :func:`measurement_overhead`), so per-operation distributions of cheap operations
-        stay comparable.
+        stay comparable. ``calls`` is at most ``warmup + capacity``: more could only be
+        dropped.
         """
-        calls = validate.integer("calls", calls, low=0)
+        calls = validate.integer("calls", calls, low=0, high=self.warmup + self.capacity)
         clock = self.clock
         for _ in range(calls):
             start = clock()
@@ -130,15 +166,17 @@ class LatencyTracker:
         return view
 
     def summary(self, corrected: bool | None = None) -> dict[str, float]:
-        """:func:`latency_lab.stats.summary` of the samples (ns), plus ``dropped``.
+        """:func:`latency_lab.stats.summary` of the samples in ns, plus ``dropped``.
 
-        ``corrected`` defaults to True exactly when ``expected_interval_ns`` is set.
+        Keys say the unit: ``count``, ``mean_ns``, ``std_ns``, ``min_ns``, ``p50_ns``,
+        ``p90_ns``, ``p99_ns``, ``p99.9_ns``, ``max_ns``, ``dropped``. ``corrected``
+        defaults to True exactly when ``expected_interval_ns`` is set.
         """
         if self._count == 0:
             raise ValueError("the tracker has no samples yet (all warm-up, or none recorded)")
         if corrected is None:
             corrected = self.expected_interval_ns is not None
-        out = stats.summary(self.samples(corrected=corrected))
+        out = stats.summary(self.samples(corrected=corrected), unit=UNIT)
         out["dropped"] = self.dropped
         return out
 
@@ -153,6 +191,16 @@ class LatencyTracker:
             f"LatencyTracker(count={self._count}, capacity={self.capacity}, "
             f"warmup={self.warmup}, dropped={self.dropped})"
         )
+
+
+def _whole_ns(value) -> int:
+    """``value`` as an int if it is an integer (numpy ones included); else ``TypeError``."""
+    if isinstance(value, np.integer):
+        return int(value)
+    raise TypeError(
+        f"latency_ns must be an integer number of nanoseconds, got {type(value).__name__} "
+        f"{value!r} (time spans from time.perf_counter_ns are ints)"
+    )
 
 
 class _Span:
@@ -184,19 +232,29 @@ class _Span:
         return timed
 
 
-def measurement_overhead(calls: int = 100_000, repeats: int = 7) -> pd.DataFrame:
+def measurement_overhead(
+    calls: int = 100_000, repeats: int = 7, clock: Callable[[], int] = time.perf_counter_ns
+) -> pd.DataFrame:
     """What measuring costs, per form: two bare reads, ``with measure()``, ``@measure()``.
 
     ``bias_ns`` is the median of what each form *records* for an empty block: time that
     lands in every sample on top of the code measured. ``cost_ns`` is what the hot path
     *pays* per measurement (median amortized cost minus that of a plain no-op call).
     Lesson 02 shows the table; ``benchmarks/bench_tracker.py`` prints it as ratios.
+    ``clock`` is the clock every form reads (a test may pass a fake one); ``calls *
+    repeats`` is at most ``MAX_OVERHEAD_SAMPLES``, since every sample is kept.
     """
-    calls = validate.integer("calls", calls, low=1)
-    repeats = validate.integer("repeats", repeats, low=1)
-    clock = time.perf_counter_ns
-    ctx = LatencyTracker(capacity=calls * repeats)
-    dec = LatencyTracker(capacity=calls * repeats)
+    calls = validate.integer("calls", calls, low=1, high=MAX_OVERHEAD_SAMPLES)
+    repeats = validate.integer("repeats", repeats, low=1, high=MAX_OVERHEAD_SAMPLES)
+    if calls * repeats > MAX_OVERHEAD_SAMPLES:
+        raise ValueError(
+            f"calls * repeats must be <= {MAX_OVERHEAD_SAMPLES:,} (every recorded sample is "
+            f"kept), got {calls:,} * {repeats:,}"
+        )
+    # room for twice the timed calls, so the untimed warm-up calls of the timing harness
+    # never fill a tracker (a full tracker takes a cheaper path and would flatter its cost)
+    ctx = LatencyTracker(capacity=2 * calls * repeats, clock=clock)
+    dec = LatencyTracker(capacity=2 * calls * repeats, clock=clock)
 
     def noop():
         pass

@@ -1,6 +1,8 @@
 """LatencyTracker: warm-up, overflow, measure() as context manager and decorator, errors."""
 
 import itertools
+import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -77,8 +79,29 @@ def test_summary_and_frame_agree_with_stats():
         tracker.record(int(v))
     summary = tracker.summary()
     assert summary.pop("dropped") == 0
-    assert summary == stats.summary(values)
+    assert summary == stats.summary(values, unit="ns")
     assert tracker.to_frame()["latency_ns"].tolist() == values.tolist()
+
+
+def test_summary_keys_say_nanoseconds():
+    tracker = LatencyTracker(capacity=1000)
+    for v in range(1, 1001):
+        tracker.record(v)
+    summary = tracker.summary()
+    assert list(summary) == [
+        "count",
+        "mean_ns",
+        "std_ns",
+        "min_ns",
+        "p50_ns",
+        "p90_ns",
+        "p99_ns",
+        "p99.9_ns",
+        "max_ns",
+        "dropped",
+    ]
+    assert (summary["p99_ns"], summary["p99.9_ns"], summary["max_ns"]) == (990, 999, 1000)
+    assert tracker.unit == "ns" and list(tracker.to_frame().columns) == ["latency_ns"]
 
 
 def test_expected_interval_turns_on_correction():
@@ -116,6 +139,8 @@ def test_reset_restarts_warmup():
         ({"warmup": -1}, ValueError, "warmup"),
         ({"expected_interval_ns": 0}, ValueError, "expected_interval_ns"),
         ({"clock": 3}, TypeError, "clock"),
+        ({"capacity": 10**12}, ValueError, r"capacity must be in \[1, 100,000,000\]"),
+        ({"capacity": LatencyTracker.MAX_CAPACITY + 1}, ValueError, "capacity"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, error, match):
@@ -132,11 +157,68 @@ def test_empty_summary_and_negative_sample_are_errors():
         tracker.record(-1)
 
 
-def test_measurement_overhead_reports_every_form():
-    table = measurement_overhead(calls=200, repeats=2)
+@pytest.mark.parametrize("clock", [time.perf_counter, time.time, lambda: 1.5, lambda: True])
+def test_a_clock_that_does_not_return_int_ns_is_refused(clock):
+    with pytest.raises(TypeError, match="perf_counter_ns"):
+        LatencyTracker(capacity=4, clock=clock)
+
+
+def test_numpy_integer_clock_is_accepted():
+    ticks = itertools.count(0, 7)
+    tracker = LatencyTracker(capacity=4, clock=lambda: np.int64(next(ticks)))
+    with tracker.measure():
+        pass
+    assert tracker.samples().tolist() == [7]
+
+
+@pytest.mark.parametrize("bad", [1.9, 2.0, np.float64(3.0), True, "5", None, Fraction(3)])
+def test_record_refuses_non_integers_instead_of_truncating(bad):
+    tracker = LatencyTracker(capacity=4)
+    with pytest.raises(TypeError, match="latency_ns must be an integer"):
+        tracker.record(bad)
+    assert tracker.count == 0
+
+
+def test_record_accepts_python_and_numpy_integers():
+    tracker = LatencyTracker(capacity=8)
+    for v in [3, np.int64(4), np.int32(5), np.uint16(6), np.uint64(7)]:
+        tracker.record(v)
+    assert tracker.samples().tolist() == [3, 4, 5, 6, 7]
+
+
+def test_record_checks_values_during_warmup_too():
+    tracker = LatencyTracker(capacity=4, warmup=10)
+    with pytest.raises(TypeError):
+        tracker.record(1.5)
+    with pytest.raises(ValueError, match="latency_ns"):
+        tracker.record(-1)
+    with pytest.raises(ValueError, match="latency_ns"):
+        tracker.record(2**63)  # would not fit the int64 buffer
+
+
+def test_time_calls_is_bounded_by_what_the_tracker_can_hold():
+    tracker = LatencyTracker(capacity=4, warmup=2)
+    with pytest.raises(ValueError, match="calls"):
+        tracker.time_calls(lambda: None, 10**12)
+
+
+def test_measurement_overhead_bias_is_what_each_form_records():
+    # With a clock that advances 5 ns per read, a form that reads the clock once before and
+    # once after the empty block records exactly 5 ns; an extra or missing read shows.
+    table = measurement_overhead(calls=200, repeats=2, clock=fake_clock(5))
     assert list(table.index) == ["two bare reads", "with measure()", "@measure()"]
     assert list(table.columns) == ["cost_ns", "bias_ns"]
-    assert (table["bias_ns"] >= 0).all() and table.notna().all().all()
+    assert table["bias_ns"].tolist() == [5.0, 5.0, 5.0]
+    assert np.isfinite(table["cost_ns"]).all()
+
+
+def test_measurement_overhead_refuses_runaway_sizes():
+    with pytest.raises(ValueError, match="calls"):
+        measurement_overhead(calls=10**12)
+    with pytest.raises(ValueError, match="repeats"):
+        measurement_overhead(calls=10**6, repeats=10**3)
+    with pytest.raises(TypeError, match="perf_counter_ns"):
+        measurement_overhead(calls=10, repeats=1, clock=time.perf_counter)
 
 
 def test_time_calls_records_every_call_after_warmup():
