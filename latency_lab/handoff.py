@@ -2,8 +2,8 @@
 
 Two measurements, both as latency distributions in integer nanoseconds:
 
-- :func:`single_thread_ops` / :func:`single_thread_table`: what one non-blocking ``put``
-  and one ``get`` of each structure cost, in one thread, with no contention;
+- :func:`single_thread_ops`: what one non-blocking ``put`` and one ``get`` of each
+  structure cost, in one thread, with no contention (:func:`percentile_table` summarises);
 - :func:`cross_thread` / :func:`cross_thread_table`: the time from ``try_send`` in a
   producer thread to ``try_recv`` in a consumer thread, per item, through a bounded
   :class:`~latency_lab.structures.Channel`, and the throughput of the pair.
@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -84,14 +85,12 @@ def single_thread_ops(ops: int = 100_000, capacity: int = 1024) -> dict[str, dic
     return out
 
 
-def single_thread_table(ops: int = 100_000, capacity: int = 1024) -> pd.DataFrame:
-    """:func:`single_thread_ops` as a table: one row per ``"<kind> <put|get>"``, columns
-    ``p50_ns``, ``p99_ns``, ``p99.9_ns``, ``max_ns`` (int64 nanoseconds)."""
-    rows = {
-        f"{kind} {op}": _percentile_row(samples)
-        for kind, by_op in single_thread_ops(ops, capacity).items()
-        for op, samples in by_op.items()
-    }
+def percentile_table(samples_ns: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """One row per name of ``samples_ns`` (name → int64 ns samples): columns ``p50_ns``,
+    ``p99_ns``, ``p99.9_ns`` (nearest rank) and ``max_ns``, all int64 nanoseconds."""
+    if not isinstance(samples_ns, Mapping) or not samples_ns:
+        raise TypeError("samples_ns must be a non-empty mapping of name to samples")
+    rows = {str(name): _percentile_row(name, values) for name, values in samples_ns.items()}
     return pd.DataFrame.from_dict(rows, orient="index").astype(np.int64)
 
 
@@ -255,13 +254,16 @@ def cross_thread_table(
                 kind, items, capacity, yielding, rate, timeout_s=timeout_s
             )
             label = f"{kind}, {'yield' if yielding else 'spin'} when idle"
-            rows[label] = {**_percentile_row(latencies), "items_per_s": achieved}
+            rows[label] = {**_percentile_row(label, latencies), "items_per_s": achieved}
     table = pd.DataFrame.from_dict(rows, orient="index")
     return table.astype({name: np.int64 for name in (*TABLE_PERCENTILES, "max_ns")})
 
 
-def _percentile_row(samples_ns: np.ndarray) -> dict[str, int]:
-    values = stats.percentiles(samples_ns, list(TABLE_PERCENTILES.values()))
-    row = {name: int(v) for name, v in zip(TABLE_PERCENTILES, values, strict=True)}
-    row["max_ns"] = int(samples_ns.max())
+def _percentile_row(name, samples_ns) -> dict[str, int]:
+    values = validate.samples(f"samples_ns[{name!r}]", samples_ns)
+    if values.dtype.kind not in "iu":
+        raise TypeError(f"samples_ns[{name!r}] must be integer nanoseconds, got {values.dtype}")
+    picked = stats.percentiles(values, list(TABLE_PERCENTILES.values()))
+    row = {column: int(v) for column, v in zip(TABLE_PERCENTILES, picked, strict=True)}
+    row["max_ns"] = int(values.max())
     return row

@@ -58,12 +58,36 @@ def test_single_thread_ops_time_each_call_with_two_clock_reads(monkeypatch):
             assert samples.dtype == np.int64 and samples.tolist() == [7] * 500
 
 
-def test_single_thread_table_is_in_ns():
-    table = handoff.single_thread_table(ops=300, capacity=16)
+def test_percentile_table_of_single_thread_ops_is_in_ns():
+    ops = handoff.single_thread_ops(ops=300, capacity=16)
+    table = handoff.percentile_table(
+        {f"{k} {op}": v for k, d in ops.items() for op, v in d.items()}
+    )
     assert list(table.index) == [f"{k} {op}" for k in handoff.KINDS for op in ("put", "get")]
     assert list(table.columns) == COLUMNS and (table.dtypes == np.int64).all()
     values = table.to_numpy()
     assert (values > 0).all() and (np.diff(values, axis=1) >= 0).all()  # p50 <= ... <= max
+
+
+def test_percentile_table_is_nearest_rank():
+    table = handoff.percentile_table({"a": np.arange(1, 1001), "b": np.array([2, 1])})
+    assert table.loc["a"].tolist() == [500, 990, 999, 1000]  # p99.9 of 1..1000 is 999
+    assert table.loc["b"].tolist() == [1, 2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "samples, error, match",
+    [
+        ({}, TypeError, "samples_ns"),
+        ([1, 2], TypeError, "samples_ns"),
+        ({"a": [1.5, 2.0]}, TypeError, "integer nanoseconds"),
+        ({"a": []}, ValueError, "empty"),
+        ({"a": [[1, 2]]}, ValueError, "one-dimensional"),
+    ],
+)
+def test_percentile_table_bad_input(samples, error, match):
+    with pytest.raises(error, match=match):
+        handoff.percentile_table(samples)
 
 
 @pytest.mark.parametrize("kind", handoff.KINDS)
