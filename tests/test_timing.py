@@ -1,13 +1,245 @@
-"""timing: the clock table has every clock, sane flags and positive measurements."""
+"""timing: the clock table, and the harness's rounds, calibration, GC counts and bounds."""
 
+import gc
 import math
 import time
+import warnings
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from latency_lab import config, timing
+from latency_lab import config, timing, units
+
+SPIN_NS = 20 * units.NS_PER_US
 
 
+def spin():
+    """An operation that lasts at least SPIN_NS on any machine."""
+    end = time.perf_counter_ns() + SPIN_NS
+    while time.perf_counter_ns() < end:
+        pass
+
+
+def noop():
+    pass
+
+
+# -- compare, bulk mode ----------------------------------------------------------------------
+def test_bulk_rows_rounds_and_rotation():
+    frame = timing.compare(
+        {"a": noop, "b": noop, "c": noop}, rounds=6, block_ns=timing.MIN_BLOCK_NS
+    )
+    assert list(frame.columns) == [
+        "candidate",
+        "round",
+        "position",
+        "calls",
+        "total_ns",
+        "ns_per_call",
+        "gen0_gcs",
+        "gen1_gcs",
+        "gen2_gcs",
+    ]
+    assert frame["total_ns"].dtype == np.int64 and frame["ns_per_call"].dtype == np.float64
+    assert list(frame["candidate"].cat.categories) == ["a", "b", "c"]
+    assert len(frame) == 18 and frame.attrs["rounds"] == 6 and frame.attrs["mode"] == "bulk"
+    for _, one_round in frame.groupby("round"):
+        assert sorted(one_round["candidate"]) == ["a", "b", "c"]
+        assert sorted(one_round["position"]) == [0, 1, 2]
+    # rotated: over 3 rounds each candidate goes first once, and takes every position
+    firsts = frame[frame["position"] == 0].sort_values("round")["candidate"].tolist()
+    assert firsts == ["a", "b", "c", "a", "b", "c"]
+    positions = frame.groupby("candidate", observed=True)["position"].nunique()
+    assert (positions == 3).all()
+    assert np.allclose(frame["ns_per_call"], frame["total_ns"] / frame["calls"])
+
+
+def test_bulk_calibration_fills_the_block_and_never_reports_less_than_the_work():
+    block = 100 * units.NS_PER_US
+    frame = timing.compare({"spin": spin, "noop": noop}, rounds=3, block_ns=block)
+    calls = frame.groupby("candidate", observed=True)["calls"].agg(["min", "max"])
+    assert (calls["min"] == calls["max"]).all()  # one calibration per candidate, kept
+    assert 2 <= calls.loc["spin", "min"] <= 8  # 20 µs calls, blocks of 100 µs (+25% aim)
+    assert calls.loc["noop", "min"] > calls.loc["spin", "min"]
+    assert (frame.loc[frame["candidate"] == "spin", "ns_per_call"] >= SPIN_NS).all()
+
+
+def test_bulk_explicit_calls_are_used_as_given():
+    frame = timing.compare({"spin": spin}, rounds=2, calls=3)
+    assert frame["calls"].tolist() == [3, 3]
+    assert (frame["total_ns"] >= 3 * SPIN_NS).all()
+
+
+def test_bulk_counts_collections_in_each_block():
+    frame = timing.compare(
+        {"collects": lambda: gc.collect(1), "noop": noop}, rounds=2, calls=4, warmup=0
+    )
+    collects = frame[frame["candidate"] == "collects"]
+    assert (collects["gen1_gcs"] == 4).all()
+    assert (frame.loc[frame["candidate"] == "noop", ["gen0_gcs", "gen1_gcs"]] == 0).all().all()
+
+
+# -- compare, per-call mode ---------------------------------------------------------------------
+def test_per_call_rows_and_samples():
+    frame = timing.compare(
+        {"spin": spin, "noop": noop}, mode="per_call", rounds=3, calls=50, warmup=2
+    )
+    assert list(frame.columns) == [
+        "candidate",
+        "round",
+        "position",
+        "call",
+        "latency_ns",
+        "gen0_gcs",
+        "gen1_gcs",
+        "gen2_gcs",
+    ]
+    assert len(frame) == 2 * 3 * 50 and frame["latency_ns"].dtype == np.int64
+    assert frame.groupby(["round", "candidate"], observed=True).size().eq(50).all()
+    assert frame.groupby(["round", "candidate"], observed=True)["call"].max().eq(49).all()
+    assert (frame.loc[frame["candidate"] == "spin", "latency_ns"] >= SPIN_NS).all()
+    assert (frame["latency_ns"] >= 0).all()
+    assert frame.attrs["mode"] == "per_call" and frame.attrs["empty_call_ns"] >= 0
+
+
+def test_per_call_gc_counts_land_on_the_call_that_collected():
+    calls = iter(range(10**6))
+
+    def every_tenth():
+        if next(calls) % 10 == 9:
+            gc.collect(2)
+
+    frame = timing.compare(
+        {"every tenth": every_tenth, "noop": noop},
+        mode="per_call",
+        rounds=2,
+        calls=30,
+        warmup=0,
+        collect_before=None,
+    )
+    collecting = frame[frame["gen2_gcs"] > 0]
+    assert (collecting["candidate"] == "every tenth").all() and (collecting["gen2_gcs"] == 1).all()
+    assert len(collecting) == 6  # 30 calls a round, every tenth collects, two rounds
+    summary = timing.summarize(frame)
+    assert summary.loc["every tenth", "gen2_gcs"] == 6 and summary.loc["noop", "gen2_gcs"] == 0
+
+
+# -- reading a comparison ---------------------------------------------------------------------
+def bulk_frame(values: dict[str, list[float]]) -> pd.DataFrame:
+    """A frame shaped like compare()'s bulk result, with chosen ns_per_call values."""
+    rows = [
+        {"candidate": name, "round": r, "position": 0, "calls": 10, "total_ns": int(v * 10)}
+        | {"ns_per_call": v, "gen0_gcs": 0, "gen1_gcs": 0, "gen2_gcs": 1}
+        for name, series in values.items()
+        for r, v in enumerate(series)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["candidate"] = pd.Categorical(frame["candidate"], categories=list(values))
+    return frame
+
+
+def test_per_round_ratios_and_summary_of_a_bulk_frame():
+    frame = bulk_frame({"slow": [30.0, 45.0, 28.0], "fast": [10.0, 15.0, 14.0]})
+    table = timing.per_round(frame)
+    assert list(table.columns) == ["slow", "fast"] and list(table.index) == [0, 1, 2]
+    assert timing.ratios(frame, "slow", "fast").tolist() == [3.0, 3.0, 2.0]
+    summary = timing.summarize(frame)
+    assert list(summary.index) == ["slow", "fast"]
+    assert summary.loc["slow", ["median_ns", "min_ns", "max_ns"]].tolist() == [30.0, 28.0, 45.0]
+    assert summary.loc["fast", "rounds"] == 3 and summary.loc["fast", "gen2_gcs"] == 3
+
+
+def test_per_round_of_per_call_samples_is_nearest_rank():
+    rows = [
+        {"candidate": c, "round": r, "position": 0, "call": i, "latency_ns": v}
+        | {"gen0_gcs": 0, "gen1_gcs": 0, "gen2_gcs": 0}
+        for c, base in (("b", 100), ("a", 10))
+        for r in range(2)
+        for i, v in enumerate(base * np.array([1, 2, 3, 4]) + r)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["candidate"] = pd.Categorical(frame["candidate"], categories=["b", "a"])
+    p50 = timing.per_round(frame)
+    assert p50.to_dict("list") == {"b": [200, 201], "a": [20, 21]}  # rank ceil(0.5 * 4) = 2
+    assert timing.per_round(frame, 100).to_dict("list") == {"b": [400, 401], "a": [40, 41]}
+    summary = timing.summarize(frame)
+    assert summary.loc["b", ["count", "p50_ns", "max_ns"]].tolist() == [8, 201, 401]
+    with pytest.raises(ValueError, match="percentile"):
+        timing.per_round(bulk_frame({"x": [1.0]}), 99)
+
+
+def test_ratios_name_unknown_candidates():
+    with pytest.raises(ValueError, match="numerator"):
+        timing.ratios(bulk_frame({"x": [1.0], "y": [2.0]}), "z", "y")
+    with pytest.raises(TypeError, match="compare"):
+        timing.per_round(pd.DataFrame({"a": [1]}))
+
+
+# -- bounds and bad input -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"rounds": 0}, "rounds"),
+        ({"rounds": timing.MAX_ROUNDS + 1}, "rounds"),
+        ({"calls": 0}, "calls"),
+        ({"calls": 10**12}, "calls"),
+        ({"mode": "fast"}, "mode"),
+        ({"block_ns": 0}, "block_ns"),
+        ({"block_ns": 10**12}, "block_ns"),
+        ({"warmup": -1}, "warmup"),
+        ({"collect_before": 3}, "collect_before"),
+        ({"time_limit_s": float("inf")}, "time_limit_s"),
+        ({"time_limit_s": 0}, "time_limit_s"),
+        ({"mode": "per_call", "calls": timing.MAX_SAMPLES}, "MAX_SAMPLES"),
+    ],
+)
+def test_compare_refuses_bad_parameters_before_running(kwargs, match):
+    called = []
+    with pytest.raises(ValueError, match=match):
+        timing.compare({"x": lambda: called.append(1)}, **kwargs)
+    assert not called
+
+
+@pytest.mark.parametrize(
+    "candidates",
+    [[noop], {}, {1: noop}, {"x": 3}, {f"c{i}": noop for i in range(timing.MAX_CANDIDATES + 1)}],
+)
+def test_compare_refuses_bad_candidates(candidates):
+    with pytest.raises((TypeError, ValueError), match="candidates"):
+        timing.compare(candidates)
+
+
+def test_a_run_estimated_over_the_time_limit_is_refused_before_the_rounds():
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.01)
+
+    with pytest.raises(ValueError, match="time_limit_s"):
+        timing.compare({"slow": slow}, calls=1_000, rounds=10, time_limit_s=1.0)
+    assert len(calls) == 2  # one warm-up call and one probe, nothing more
+    with pytest.raises(ValueError, match="warmup"):
+        timing.compare({"slow": slow}, warmup=10**6, time_limit_s=1.0)
+
+
+def test_a_run_that_turns_slow_stops_starting_rounds_at_the_time_limit():
+    calls = iter(range(10**6))
+
+    def slows_down():
+        if next(calls) >= 2:  # fast for the warm-up call and the probe
+            time.sleep(0.02)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = timing.compare({"x": slows_down}, calls=1, rounds=100, time_limit_s=0.1)
+    assert any("time_limit_s" in str(w.message) for w in caught)
+    assert 1 <= frame.attrs["rounds"] < 100
+    assert frame["round"].nunique() == frame.attrs["rounds"]
+
+
+# -- clocks ---------------------------------------------------------------------------------
 def test_clock_table_covers_every_clock():
     table = timing.clock_table(calls=200, repeats=2, reads=200)
     assert list(table.index) == list(timing.CLOCKS)
@@ -22,6 +254,14 @@ def test_clock_table_covers_every_clock():
     assert table.loc["perf_counter_ns", "monotonic"]
     assert not table.loc["time", "monotonic"]
     assert (table["overhead_ns"] > 0).all()
+    info = time.get_clock_info("perf_counter")
+    assert table.loc["perf_counter", "resolution_ns"] == pytest.approx(info.resolution * 1e9)
+
+
+def test_call_overhead_is_at_least_the_work_done():
+    assert timing.call_overhead_ns(spin, calls=3, repeats=2) >= SPIN_NS
+    with pytest.raises(ValueError, match="calls"):
+        timing.call_overhead_ns(time.perf_counter_ns, calls=0)
 
 
 def test_smallest_gap_of_a_clock_that_never_ticks_is_nan():
@@ -35,9 +275,17 @@ def test_smallest_gap_converts_seconds():
     )
 
 
-def test_overhead_rejects_bad_counts():
-    with pytest.raises(ValueError, match="calls"):
-        timing.call_overhead_ns(time.perf_counter_ns, calls=0)
+def test_consecutive_reads_are_bounded_and_checked():
+    with pytest.raises(ValueError, match="reads"):
+        timing.consecutive_reads(time.perf_counter_ns, reads=10**12)
+    with pytest.raises(ValueError, match="reads"):
+        timing.consecutive_reads(time.perf_counter_ns, reads=timing.MAX_READS + 1)
+    with pytest.raises(TypeError, match="func"):
+        timing.consecutive_reads("perf_counter_ns", reads=10)
+    with pytest.raises(TypeError, match="numbers"):
+        timing.consecutive_reads(lambda: "now", reads=10)
+    reads = timing.consecutive_reads(time.perf_counter_ns, reads=100)
+    assert reads.dtype == np.int64 and reads.size == 100 and (np.diff(reads) >= 0).all()
 
 
 def test_quick_mode(monkeypatch):
