@@ -1,22 +1,26 @@
 """What allocation costs on a hot path: fresh vs preallocated vs pooled, and the garbage
 collections it triggers (lessons 03–04).
 
-Every comparison returns per-operation latency distributions (``LatencyTracker``), never
-just a mean; wall-clock claims about them are printed as ratios by the benchmarks.
+Every comparison returns per-operation latency distributions in ns, never just a mean,
+measured by :func:`latency_lab.timing.compare` in interleaved rounds with collections
+counted by :class:`latency_lab.gcwatch.GcWatch`; wall-clock claims about them are printed
+as ratios by the benchmarks.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from latency_lab import stats, validate
+from latency_lab import timing, validate
 from latency_lab.structures import ObjectPool, TickBuffer
-from latency_lab.tracker import LatencyTracker
+
+#: Largest buffer :func:`buffer_cases` allocates per message, and the longest window or
+#: book depth the other case builders accept.
+MAX_BUFFER_BYTES = 1 << 30
+MAX_WINDOW = 10_000_000
 
 
 class Order:
@@ -28,40 +32,36 @@ class Order:
         self.order_id, self.price, self.size, self.side = order_id, price, size, side
 
 
-@contextmanager
-def count_gc() -> Iterator[dict[int, int]]:
-    """Count garbage collections per generation while the block runs.
+def per_op(
+    cases: dict[str, Callable[[], object]], calls: int, warmup: int = 1_000, rounds: int = 5
+) -> pd.DataFrame:
+    """Per-operation latency summary (ns) and garbage collections for each case.
 
-    >>> with count_gc() as collections:
-    ...     work()
-    >>> collections  # {0: gen-0 runs, 1: ..., 2: ...}
+    ``calls`` samples per case (at least), split over ``rounds`` interleaved rounds of
+    :func:`latency_lab.timing.compare` in per-call mode; each timed block starts after a
+    full collection, so the collections counted in a block are the case's own doing.
+    ``warmup`` untimed calls per case come first.
+
+    Returns one row per case: ``p50_ns``, ``p99_ns``, ``p99.9_ns``, ``max_ns``
+    (nearest rank) and ``gen0_gcs``, ``gen1_gcs``, ``gen2_gcs`` (collections started during
+    its calls). ``attrs["empty_call_ns"]`` is the median sample of an empty call: the part
+    of every sample that is the clock and the loop, not the operation.
     """
-    counts = {0: 0, 1: 0, 2: 0}
-
-    def callback(phase, info):
-        if phase == "start":
-            counts[info["generation"]] += 1
-
-    gc.callbacks.append(callback)
-    try:
-        yield counts
-    finally:
-        gc.callbacks.remove(callback)
-
-
-def per_op(cases: dict[str, Callable[[], object]], calls: int, warmup: int = 1_000) -> pd.DataFrame:
-    """Per-operation latency summary (ns) and GC runs for each case, measured in turn."""
-    calls = validate.integer("calls", calls, low=1)
-    rows = {}
-    for name, op in cases.items():
-        tracker = LatencyTracker(capacity=calls, warmup=warmup)
-        gc.collect()  # every case starts with a clean collector
-        with count_gc() as collections:
-            tracker.time_calls(op, calls + warmup)
-        summary = stats.summary(tracker.samples())
-        rows[name] = {k: summary[k] for k in ("p50", "p99", "p99.9", "max")}
-        rows[name].update({f"gen{g} GCs": n for g, n in collections.items()})
-    return pd.DataFrame(rows).T
+    calls = validate.integer("calls", calls, low=1, high=timing.MAX_SAMPLES)
+    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
+    rounds = min(rounds, calls)
+    frame = timing.compare(
+        cases,
+        rounds=rounds,
+        mode="per_call",
+        calls=-(-calls // rounds),
+        warmup=warmup,
+        collect_before=2,
+    )
+    table = timing.summarize(frame).drop(columns="count")
+    table.index.name = None
+    table.attrs["empty_call_ns"] = frame.attrs["empty_call_ns"]
+    return table
 
 
 def object_cases() -> dict[str, Callable[[], object]]:
@@ -89,7 +89,7 @@ def buffer_cases(buffer_bytes: int) -> dict[str, Callable[[], object]]:
     The write matters: fresh memory from the operating system is mapped lazily, so its cost
     shows up when the pages are first touched.
     """
-    buffer_bytes = validate.integer("buffer_bytes", buffer_bytes, low=8)
+    buffer_bytes = validate.integer("buffer_bytes", buffer_bytes, low=8, high=MAX_BUFFER_BYTES)
     n, label = buffer_bytes // 8, _size_label(buffer_bytes)
     buffers = ObjectPool(lambda: np.empty(n), initial=2)
 
@@ -129,7 +129,7 @@ def cycle_cases() -> dict[str, Callable[[], object]]:
 def rolling_vwap_cases(window: int = 1_000) -> dict[str, Callable[[], object]]:
     """Append a tick and compute the VWAP of the last ``window`` ticks (lesson 03): from a
     Python list converted to arrays each time, vs from a preallocated ``TickBuffer``."""
-    window = validate.integer("window", window, low=1)
+    window = validate.integer("window", window, low=1, high=MAX_WINDOW)
     rng = np.random.default_rng(0)
     prices, sizes = 100 + rng.random(window), rng.integers(1, 100, window).astype(float)
     history = list(zip(range(window), prices.tolist(), sizes.tolist(), strict=True))
@@ -159,7 +159,7 @@ def _size_label(n_bytes: int) -> str:
 def preallocation_cases(levels: int = 64) -> dict[str, Callable[[], object]]:
     """Mid prices of a ``levels``-deep book, with new arrays each time vs written into a
     buffer allocated once with numpy's ``out=`` (lesson 03)."""
-    levels = validate.integer("levels", levels, low=1)
+    levels = validate.integer("levels", levels, low=1, high=MAX_WINDOW)
     rng = np.random.default_rng(0)
     bids = 100 - np.sort(rng.random(levels))
     asks = 100 + np.sort(rng.random(levels))

@@ -1,21 +1,23 @@
 """Memory-hierarchy experiments: cache sizes, traversal order, data layout (lesson 03).
 
 Each experiment is a small compiled kernel whose ``.py_func`` is the same code run by the
-interpreter, so the lesson can show both without writing anything twice. Timings come from
-:func:`best_of`; wall-clock claims about them live in ``benchmarks/bench_memory.py``.
+interpreter, so the lesson can show both without writing anything twice. The kernels are
+public and check their own sizes and indices (a bad call raises ``ValueError``, never
+reads out of bounds); their array types are fixed, so other dtypes raise ``TypeError``.
+Timings come from :func:`latency_lab.timing.compare` in interleaved rounds, in ns;
+wall-clock claims about them live in ``benchmarks/bench_memory.py``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from numba import njit
 
-from latency_lab import validate
+from latency_lab import timing, validate
 
 #: A tick record as an array of structs (40 bytes a row).
 TICK_DTYPE = np.dtype(
@@ -29,16 +31,26 @@ TICK_DTYPE = np.dtype(
     ]
 )
 
+#: Largest array an experiment allocates (bytes); bigger requests are refused up front.
+MAX_ARRAY_BYTES = 1 << 30
+#: Largest working set :func:`load_latency_ns` and :func:`random_cycle` build (bytes).
+MAX_WORKING_SET_BYTES = MAX_ARRAY_BYTES
+#: Most links :func:`chase` follows in one call (about 10 s at main-memory latency).
+MAX_STEPS = 100_000_000
+#: Largest matrix side of the traversal and copy experiments (n × n float64 ≤ 1 GiB).
+MAX_SIDE = math.isqrt(MAX_ARRAY_BYTES // 8)
+#: Largest side of :func:`strided_copy_table` (an n × n source and its copy ≤ 1 GiB).
+MAX_COPY_SIDE = math.isqrt(MAX_ARRAY_BYTES // 16)
+#: Most ticks :func:`make_ticks` builds (40 bytes each).
+MAX_TICKS = MAX_ARRAY_BYTES // TICK_DTYPE.itemsize
+#: Most ticks :func:`layout_table` compares (it also holds them as Python tuples).
+MAX_LAYOUT_TICKS = 5_000_000
 
-def best_of(func: Callable[[], object], repeats: int = 5) -> float:
-    """Fastest of ``repeats`` calls, in seconds (the least disturbed run)."""
-    repeats = validate.integer("repeats", repeats, low=1)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter_ns()
-        func()
-        times.append(time.perf_counter_ns() - start)
-    return min(times) / 1e9
+_STEPS_MESSAGE = f"steps must be in [0, {MAX_STEPS:,}]"
+
+# Kernel signatures: C-contiguous arrays first (the fast path), then any strides.
+_F1 = ("float64[::1]", "float64[:]")
+_F2 = ("float64[:, ::1]", "float64[:, :]")
 
 
 def cache_sizes() -> dict[str, int]:
@@ -61,44 +73,77 @@ def cache_sizes() -> dict[str, int]:
 
 # -- the cache hierarchy: dependent random loads ----------------------------------------------
 def random_cycle(n: int, seed=0) -> np.ndarray:
-    """A random permutation forming one single cycle through all ``n`` slots (Sattolo)."""
-    n = validate.integer("n", n, low=2)
-    order = np.random.default_rng(seed).permutation(n)
+    """A random permutation forming one single cycle through all ``n`` slots (Sattolo).
+
+    ``n`` is 2 to ``MAX_WORKING_SET_BYTES // 8``; ``seed`` is an int >= 0 or a Generator.
+    """
+    n = validate.integer("n", n, low=2, high=MAX_WORKING_SET_BYTES // 8)
+    order = validate.rng("seed", seed).permutation(n)
     nxt = np.empty(n, dtype=np.int64)
-    nxt[order] = np.roll(order, -1)  # each slot points to the next one in the shuffled order
+    nxt[order[:-1]] = order[1:]  # each slot points to the next one in the shuffled order
+    nxt[order[-1]] = order[0]
     return nxt
 
 
-@njit(cache=True)
+@njit([f"int64({a}, int64)" for a in ("int64[::1]", "int64[:]")], cache=True)
 def chase(nxt, steps):
-    """Follow ``steps`` links: each load's address depends on the previous load."""
+    """Follow ``steps`` links from slot 0: each load's address depends on the previous load.
+
+    ``steps`` is 0 to ``MAX_STEPS``; a link outside ``nxt`` raises ``ValueError``.
+    """
+    if steps < 0 or steps > MAX_STEPS:
+        raise ValueError(_STEPS_MESSAGE)
+    n = nxt.size
     i = 0
     for _ in range(steps):
+        if i < 0 or i >= n:
+            raise ValueError("nxt holds a link outside the array (or is empty)")
         i = nxt[i]
     return i
 
 
-def load_latency_ns(working_set_bytes: int, steps: int = 2_000_000, seed=0) -> float:
-    """Nanoseconds per dependent load when chasing pointers through a working set."""
-    nxt = random_cycle(max(working_set_bytes // 8, 2), seed)
-    chase(nxt, 1_000)  # compile, and touch the pages once
-    return best_of(lambda: chase(nxt, steps), repeats=3) / steps * 1e9
+def load_latency_ns(
+    working_set_bytes: int, steps: int = 2_000_000, seed=0, rounds: int = 3
+) -> float:
+    """Nanoseconds per dependent load when chasing pointers through a working set.
+
+    ``working_set_bytes`` is 16 to ``MAX_WORKING_SET_BYTES``, ``steps`` 1 to ``MAX_STEPS``;
+    the figure is the median over ``rounds`` of :func:`latency_lab.timing.compare`.
+    """
+    working_set_bytes = validate.integer(
+        "working_set_bytes", working_set_bytes, low=16, high=MAX_WORKING_SET_BYTES
+    )
+    steps = validate.integer("steps", steps, low=1, high=MAX_STEPS)
+    nxt = random_cycle(working_set_bytes // 8, seed)  # writing it maps every page
+    frame = timing.compare({"chase": lambda: chase(nxt, steps)}, rounds=rounds)
+    return float(frame["ns_per_call"].median()) / steps
 
 
 def cache_sweep(sizes_bytes, steps: int = 2_000_000) -> pd.DataFrame:
-    """Load latency (ns) for each working-set size: steps appear at each cache's size."""
+    """Load latency for each working-set size: steps appear at each cache's size.
+
+    Columns ``bytes`` and ``ns_per_load``.
+    """
+    sizes = validate.samples("sizes_bytes", sizes_bytes)
+    if sizes.dtype.kind not in "iu" or sizes.size > 64:
+        raise ValueError("sizes_bytes must be at most 64 integer sizes in bytes")
     return pd.DataFrame(
         {
-            "bytes": list(sizes_bytes),
-            "ns_per_load": [load_latency_ns(s, steps) for s in sizes_bytes],
+            "bytes": sizes.astype(np.int64),
+            "ns_per_load": [load_latency_ns(int(s), steps) for s in sizes],
         }
     )
 
 
 # -- traversal order -----------------------------------------------------------------------------
-@njit(cache=True)
+@njit([f"float64({a}, int64)" for a in _F2], cache=True)
 def sum_by_rows(a, rows):
-    """Sum the first ``rows`` rows, walking each row left to right (contiguous in C order)."""
+    """Sum the first ``rows`` rows, walking each row left to right (contiguous in C order).
+
+    ``rows`` is 0 to ``a.shape[0]``, else ``ValueError``.
+    """
+    if rows < 0 or rows > a.shape[0]:
+        raise ValueError("rows must be in [0, a.shape[0]]")
     total = 0.0
     for i in range(rows):
         for j in range(a.shape[1]):
@@ -106,9 +151,14 @@ def sum_by_rows(a, rows):
     return total
 
 
-@njit(cache=True)
+@njit([f"float64({a}, int64)" for a in _F2], cache=True)
 def sum_by_columns(a, cols):
-    """Sum the first ``cols`` columns, walking each column top to bottom (one row apart)."""
+    """Sum the first ``cols`` columns, walking each column top to bottom (one row apart).
+
+    ``cols`` is 0 to ``a.shape[1]``, else ``ValueError``.
+    """
+    if cols < 0 or cols > a.shape[1]:
+        raise ValueError("cols must be in [0, a.shape[1]]")
     total = 0.0
     for j in range(cols):
         for i in range(a.shape[0]):
@@ -116,27 +166,50 @@ def sum_by_columns(a, cols):
     return total
 
 
-def traversal_table(n: int = 4096, lines: int = 256) -> pd.DataFrame:
-    """Seconds to sum ``lines`` rows vs ``lines`` columns of an n×n C-ordered array
-    (the same number of elements), compiled and interpreted, with their ratios."""
+def _ratio_row(frame: pd.DataFrame, numerator: str, denominator: str) -> dict[str, float]:
+    ratio = timing.ratios(frame, numerator, denominator)
+    return {"ratio": ratio.median(), "ratio_low": ratio.min(), "ratio_high": ratio.max()}
+
+
+def traversal_table(n: int = 4096, lines: int = 256, rounds: int = 7) -> pd.DataFrame:
+    """Sum ``lines`` rows vs ``lines`` columns of an n×n C-ordered array (the same number of
+    elements), compiled and interpreted, timed in interleaved rounds.
+
+    One row per method (``compiled``, ``interpreted``); columns ``rows_ns`` and
+    ``columns_ns`` (median ns per sum over rounds), and the per-round ratio columns / rows
+    as ``ratio`` (median), ``ratio_low`` and ``ratio_high`` (its range), and ``rounds``.
+    ``n`` is 2 to ``MAX_SIDE``, ``lines`` 1 to ``n``; the interpreted pair, thousands of
+    times slower, runs ``min(rounds, 3)`` rounds.
+    """
+    n = validate.integer("n", n, low=2, high=MAX_SIDE)
+    lines = validate.integer("lines", lines, low=1, high=n)
+    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
     a = np.random.default_rng(0).random((n, n))
-    kernels = {"by rows": sum_by_rows, "by columns": sum_by_columns}
-    rows = {}
-    for name, kernel in kernels.items():
-        kernel(a, 1)  # compile
-        rows[name] = {
-            "compiled": best_of(lambda k=kernel: k(a, lines)),
-            "interpreted": best_of(lambda k=kernel: k.py_func(a, lines), repeats=1),
+    table = {}
+    for method, (by_rows, by_columns, r) in {
+        "compiled": (sum_by_rows, sum_by_columns, rounds),
+        "interpreted": (sum_by_rows.py_func, sum_by_columns.py_func, min(rounds, 3)),
+    }.items():
+        frame = timing.compare(
+            {"rows": lambda f=by_rows: f(a, lines), "columns": lambda f=by_columns: f(a, lines)},
+            rounds=r,
+        )
+        medians = timing.summarize(frame)["median_ns"]
+        table[method] = {
+            "rows_ns": medians["rows"],
+            "columns_ns": medians["columns"],
+            **_ratio_row(frame, "columns", "rows"),
+            "rounds": frame.attrs["rounds"],
         }
-    table = pd.DataFrame(rows).T
-    table.loc["columns / rows"] = table.loc["by columns"] / table.loc["by rows"]
-    return table
+    return pd.DataFrame(table).T.astype({"rounds": np.int64}).rename_axis("method")
 
 
 # -- array of structs vs struct of arrays --------------------------------------------------------
 def make_ticks(n: int, seed=0) -> np.ndarray:
-    """``n`` synthetic ticks as a structured array (array of structs, 40 bytes a row)."""
-    rng = np.random.default_rng(seed)
+    """``n`` synthetic ticks (1 to ``MAX_TICKS``) as a structured array (array of structs,
+    40 bytes a row); ``seed`` is an int >= 0 or a Generator."""
+    n = validate.integer("n", n, low=1, high=MAX_TICKS)
+    rng = validate.rng("seed", seed)
     ticks = np.zeros(n, dtype=TICK_DTYPE)
     ticks["ts"] = np.cumsum(rng.integers(1, 1_000, n))
     ticks["price"] = 100 + np.cumsum(rng.normal(0, 0.01, n))
@@ -147,79 +220,117 @@ def make_ticks(n: int, seed=0) -> np.ndarray:
     return ticks
 
 
-@njit(cache=True)
+@njit([f"float64({a}, {a})" for a in _F1], cache=True)
 def vwap_loop(prices, sizes):
-    """Volume-weighted average price by an explicit loop (compiled, or interpreted via py_func)."""
+    """Volume-weighted average price by an explicit loop (compiled, or interpreted via py_func).
+
+    ``prices`` and ``sizes`` are float64 arrays of one length, not empty, with a non-zero
+    total size; otherwise ``ValueError``.
+    """
+    if prices.size != sizes.size:
+        raise ValueError("prices and sizes must have the same length")
+    if prices.size == 0:
+        raise ValueError("prices is empty: there is no VWAP")
     notional = 0.0
     volume = 0.0
     for i in range(prices.size):
         notional += prices[i] * sizes[i]
         volume += sizes[i]
+    if volume == 0.0:
+        raise ValueError("sizes sum to zero: there is no VWAP")
     return notional / volume
 
 
 def vwap_vectorized(prices, sizes) -> float:
-    """Volume-weighted average price with numpy: one dot product, one sum."""
-    return float(np.dot(prices, sizes) / sizes.sum())
+    """Volume-weighted average price with numpy: one dot product, one sum.
+
+    Takes 1-D arrays of one length (strided columns of a structured array are fine), not
+    empty, with a non-zero total size; otherwise ``ValueError``.
+    """
+    prices, sizes = np.asarray(prices), np.asarray(sizes)
+    if prices.ndim != 1 or sizes.ndim != 1 or prices.size != sizes.size:
+        raise ValueError(
+            f"prices and sizes must be 1-D of one length, got shapes {prices.shape} and "
+            f"{sizes.shape}"
+        )
+    if prices.size == 0:
+        raise ValueError("prices is empty: there is no VWAP")
+    volume = sizes.sum()
+    if volume == 0:
+        raise ValueError("sizes sum to zero: there is no VWAP")
+    return float(np.dot(prices, sizes) / volume)
 
 
-def strided_copy_table(n: int = 4096) -> pd.DataFrame:
-    """Seconds to copy an n×n array in memory order vs through its transpose's strides."""
-    n = validate.integer("n", n, low=2)
+def strided_copy_table(n: int = 4096, rounds: int = 7) -> pd.DataFrame:
+    """Copy an n×n array in memory order vs through its transpose's strides, interleaved.
+
+    One row per copy; columns ``time_ns`` (median over rounds) and, per round, the copy's
+    time over the memory-order copy: ``vs_memory_order`` (median), ``ratio_low`` and
+    ``ratio_high``. ``n`` is 2 to ``MAX_COPY_SIDE`` (source and copy within ``MAX_ARRAY_BYTES``).
+    """
+    n = validate.integer("n", n, low=2, high=MAX_COPY_SIDE)
+    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
     a = np.random.default_rng(0).random((n, n))
-    table = pd.DataFrame(
-        {
-            "seconds": {
-                "a.copy() (memory order)": best_of(a.copy, repeats=3),
-                "np.ascontiguousarray(a.T) (strided reads)": best_of(
-                    lambda: np.ascontiguousarray(a.T), repeats=3
-                ),
-            }
+    memory_order = "a.copy() (memory order)"
+    cases = {
+        memory_order: a.copy,
+        "np.ascontiguousarray(a.T) (strided reads)": lambda: np.ascontiguousarray(a.T),
+    }
+    frame = timing.compare(cases, rounds=rounds)
+    medians = timing.summarize(frame)["median_ns"]
+    rows = {}
+    for name in cases:
+        ratio = _ratio_row(frame, name, memory_order)
+        rows[name] = {
+            "time_ns": medians[name],
+            "vs_memory_order": ratio["ratio"],
+            "ratio_low": ratio["ratio_low"],
+            "ratio_high": ratio["ratio_high"],
         }
-    )
-    table["vs memory order"] = table["seconds"] / table["seconds"].iloc[0]
-    return table
+    return pd.DataFrame(rows).T
 
 
-def layout_table(n: int = 1_000_000) -> pd.DataFrame:
+def layout_table(n: int = 1_000_000, rounds: int = 5) -> pd.DataFrame:
     """VWAP over ``n`` ticks by layout and method: nanoseconds per tick and bytes per tick.
 
     Layouts: a list of Python tuples, an array of structs (``TICK_DTYPE``, 40 bytes a row)
     and a struct of arrays (contiguous price and size columns, 16 bytes a row). Methods:
-    an interpreted loop, numpy vectorized, a compiled loop.
+    an interpreted loop, numpy vectorized, a compiled loop. All six are timed in the same
+    interleaved rounds; ``ns_per_tick`` is the median over rounds. ``n`` is 1 to
+    ``MAX_LAYOUT_TICKS``.
     """
-    n = validate.integer("n", n, low=1)
+    n = validate.integer("n", n, low=1, high=MAX_LAYOUT_TICKS)
+    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
     aos = make_ticks(n)
     prices, sizes = np.ascontiguousarray(aos["price"]), np.ascontiguousarray(aos["size"])
     tuples = list(zip(prices.tolist(), sizes.tolist(), strict=True))
-    vwap_loop(prices, sizes)  # compile outside the timing
 
     def tuple_loop():
         return sum(p * s for p, s in tuples) / sum(s for _, s in tuples)
 
     cases = {
-        ("list of tuples", "interpreted loop"): (tuple_loop, 1, None),
-        ("struct of arrays", "interpreted loop"): (lambda: vwap_loop.py_func(prices, sizes), 1, 16),
+        ("list of tuples", "interpreted loop"): (tuple_loop, None),
+        ("struct of arrays", "interpreted loop"): (
+            lambda: vwap_loop.py_func(prices, sizes),
+            16,
+        ),
         ("array of structs", "numpy vectorized"): (
             lambda: vwap_vectorized(aos["price"], aos["size"]),
-            5,
             40,
         ),
-        ("struct of arrays", "numpy vectorized"): (lambda: vwap_vectorized(prices, sizes), 5, 16),
-        ("array of structs", "compiled loop"): (
-            lambda: vwap_loop(aos["price"], aos["size"]),
-            5,
-            40,
-        ),
-        ("struct of arrays", "compiled loop"): (lambda: vwap_loop(prices, sizes), 5, 16),
+        ("struct of arrays", "numpy vectorized"): (lambda: vwap_vectorized(prices, sizes), 16),
+        ("array of structs", "compiled loop"): (lambda: vwap_loop(aos["price"], aos["size"]), 40),
+        ("struct of arrays", "compiled loop"): (lambda: vwap_loop(prices, sizes), 16),
     }
+    frame = timing.compare({" / ".join(key): f for key, (f, _) in cases.items()}, rounds=rounds)
+    medians = timing.summarize(frame)["median_ns"]
     rows = [
         {
             "layout": layout,
             "method": method,
-            "ns_per_tick": best_of(f, repeats) / n * 1e9,
+            "ns_per_tick": medians[f"{layout} / {method}"] / n,
             "bytes_per_tick": b,
         }
-        for (layout, method), (f, repeats, b) in cases.items()
+        for (layout, method), (_, b) in cases.items()
     ]
     return pd.DataFrame(rows).set_index(["layout", "method"])

@@ -1,6 +1,4 @@
-"""allocation: the cases do what they claim; GC counting counts; fresh cycles need the GC."""
-
-import gc
+"""allocation: the cases do what they claim; fresh cycles need the GC, pooled ones do not."""
 
 import numpy as np
 import pytest
@@ -8,25 +6,51 @@ import pytest
 from latency_lab import allocation
 
 
-def test_count_gc_counts_collections_by_generation():
-    with allocation.count_gc() as collections:
-        gc.collect(0)
-        gc.collect(2)
-    assert collections[0] == 1 and collections[2] == 1
-    assert not any(cb.__name__ == "callback" for cb in gc.callbacks)  # removed afterwards
-
-
 def test_fresh_cycles_need_the_collector_and_pooled_ones_do_not():
     table = allocation.per_op(allocation.cycle_cases(), calls=20_000, warmup=100)
     fresh, pooled = table.loc["order-fill cycle, fresh"], table.loc["order-fill cycle, pooled"]
-    assert fresh["gen0 GCs"] > 0
-    assert pooled[["gen0 GCs", "gen1 GCs", "gen2 GCs"]].sum() == 0
+    assert fresh["gen0_gcs"] > 0
+    assert pooled[["gen0_gcs", "gen1_gcs", "gen2_gcs"]].sum() == 0
 
 
-def test_per_op_table_columns():
+def test_per_op_table_columns_and_order():
     table = allocation.per_op(allocation.object_cases(), calls=200, warmup=10)
     assert list(table.index) == ["small object, fresh", "small object, pooled"]
-    assert list(table.columns) == ["p50", "p99", "p99.9", "max", "gen0 GCs", "gen1 GCs", "gen2 GCs"]
+    assert list(table.columns) == [
+        "p50_ns",
+        "p99_ns",
+        "p99.9_ns",
+        "max_ns",
+        "gen0_gcs",
+        "gen1_gcs",
+        "gen2_gcs",
+    ]
+    assert (table["p50_ns"] <= table["p99_ns"]).all() and (
+        table["p99.9_ns"] <= table["max_ns"]
+    ).all()
+    assert table.attrs["empty_call_ns"] > 0
+
+
+def test_per_op_takes_at_least_the_samples_asked_for_in_rounds():
+    calls = []
+    allocation.per_op({"count": lambda: calls.append(1)}, calls=10, warmup=3, rounds=4)
+    # 3 warm-up calls, 1 probe, then 4 rounds of 3 re-warm calls and 3 timed (ceil(10 / 4))
+    assert len(calls) == 3 + 1 + 4 * (3 + 3)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: allocation.per_op(allocation.object_cases(), calls=0), "calls"),
+        (lambda: allocation.per_op(allocation.object_cases(), calls=10**12), "calls"),
+        (lambda: allocation.buffer_cases(10**15), "buffer_bytes"),
+        (lambda: allocation.rolling_vwap_cases(10**12), "window"),
+        (lambda: allocation.preallocation_cases(10**12), "levels"),
+    ],
+)
+def test_huge_requests_are_refused_up_front(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 @pytest.mark.parametrize("size, label", [(512, "512 B"), (64 * 1024, "64 KiB"), (3 << 20, "3 MiB")])
