@@ -1,61 +1,82 @@
 """Lesson 03's timing claims as ratios, measured side by side in one run.
 
-Run: python benchmarks/bench_memory.py [--n 4096] [--ticks 1000000]. Every figure comes
-from the same latency_lab.memory / latency_lab.allocation functions the notebook uses.
+Run: python benchmarks/bench_memory.py [--n 4096] [--ticks 1000000] [--rounds 7]. Every
+figure comes from the same latency_lab.memory / latency_lab.allocation functions the
+notebook uses, timed in interleaved rounds by latency_lab.timing.compare; a ratio with a
+range is the median and the range of the per-round ratios.
 """
 
 import argparse
 
-from latency_lab import allocation, memory
+from latency_lab import allocation, memory, timing
+
+
+def line(label: str, ratio: float, low: float | None = None, high: float | None = None) -> None:
+    spread = "" if low is None else f"  ({low:.2f}–{high:.2f}x over the rounds)"
+    print(f"{label:52s} {ratio:8.2f}x{spread}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=4096, help="matrix side for traversal")
     parser.add_argument("--ticks", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
-    l1, ram = memory.load_latency_ns(16 << 10), memory.load_latency_ns(256 << 20)
-    print(
-        f"dependent load, 256 MiB working set / 16 KiB:       {ram / l1:7.1f}x  ({ram:.1f} vs {l1:.1f} ns)"
+    steps = 2_000_000
+    small, large = memory.random_cycle((16 << 10) // 8), memory.random_cycle((256 << 20) // 8)
+    loads = timing.compare(
+        {
+            "16 KiB": lambda: memory.chase(small, steps),
+            "256 MiB": lambda: memory.chase(large, steps),
+        },
+        rounds=args.rounds,
+    )
+    ratio = timing.ratios(loads, "256 MiB", "16 KiB")
+    ns = timing.summarize(loads)["median_ns"] / steps
+    line("dependent load, 256 MiB working set / 16 KiB", ratio.median(), ratio.min(), ratio.max())
+    print(f"{'':52s} ({ns['256 MiB']:.1f} vs {ns['16 KiB']:.1f} ns per load)")
+
+    traversal = memory.traversal_table(args.n, 256, rounds=args.rounds)
+    for method in ("compiled", "interpreted"):
+        row = traversal.loc[method]
+        line(
+            f"sum by columns / by rows, {method}",
+            row["ratio"],
+            row["ratio_low"],
+            row["ratio_high"],
+        )
+    copies = memory.strided_copy_table(args.n, rounds=args.rounds).iloc[1]
+    line(
+        "copy through transposed strides / memory order",
+        copies["vs_memory_order"],
+        copies["ratio_low"],
+        copies["ratio_high"],
     )
 
-    traversal = memory.traversal_table(args.n, 256)
-    print(
-        f"sum by columns / by rows, compiled:                 {traversal.loc['columns / rows', 'compiled']:7.1f}x"
+    layouts = memory.layout_table(args.ticks, rounds=args.rounds)["ns_per_tick"]
+    aos, soa, tuples = "array of structs", "struct of arrays", "list of tuples"
+    vectorized, compiled, interpreted = "numpy vectorized", "compiled loop", "interpreted loop"
+    print("VWAP (medians over the same interleaved rounds):")
+    line(
+        "  numpy, array of structs / struct of arrays",
+        layouts[aos, vectorized] / layouts[soa, vectorized],
     )
-    print(
-        f"sum by columns / by rows, interpreted:              {traversal.loc['columns / rows', 'interpreted']:7.2f}x"
+    line("  compiled loop, AoS / SoA", layouts[aos, compiled] / layouts[soa, compiled])
+    line("  compiled loop / numpy, SoA", layouts[soa, compiled] / layouts[soa, vectorized])
+    line(
+        "  Python loop over tuples / numpy SoA",
+        layouts[tuples, interpreted] / layouts[soa, vectorized],
     )
-    copies = memory.strided_copy_table(args.n)
-    print(
-        f"copy through transposed strides / memory order:     {copies['vs memory order'].iloc[1]:7.1f}x"
-    )
-
-    layouts = memory.layout_table(args.ticks)["ns_per_tick"]
-    soa_np = layouts[("struct of arrays", "numpy vectorized")]
-    print(
-        f"VWAP numpy, array of structs / struct of arrays:    {layouts[('array of structs', 'numpy vectorized')] / soa_np:7.1f}x"
-    )
-    print(
-        f"VWAP compiled loop, AoS / SoA:                      {layouts[('array of structs', 'compiled loop')] / layouts[('struct of arrays', 'compiled loop')]:7.1f}x"
-    )
-    print(
-        f"VWAP compiled loop / numpy, SoA:                    {layouts[('struct of arrays', 'compiled loop')] / soa_np:7.1f}x"
-    )
-    print(
-        f"VWAP Python loop over tuples / numpy SoA:           {layouts[('list of tuples', 'interpreted loop')] / soa_np:7.0f}x"
-    )
-    print(
-        f"Python loop over numpy arrays / over tuples:        {layouts[('struct of arrays', 'interpreted loop')] / layouts[('list of tuples', 'interpreted loop')]:7.1f}x"
+    line(
+        "  Python loop over numpy arrays / over tuples",
+        layouts[soa, interpreted] / layouts[tuples, interpreted],
     )
 
-    pre = allocation.per_op(allocation.preallocation_cases(), 50_000)["p50"]
-    print(f"mid prices, new arrays / preallocated (p50):        {pre.iloc[0] / pre.iloc[1]:7.2f}x")
-    rolling = allocation.per_op(allocation.rolling_vwap_cases(), 5_000)["p50"]
-    print(
-        f"rolling VWAP, list -> arrays / TickBuffer (p50):    {rolling.iloc[0] / rolling.iloc[1]:7.1f}x"
-    )
+    pre = allocation.per_op(allocation.preallocation_cases(), 50_000)["p50_ns"]
+    line("mid prices, new arrays / preallocated (p50)", pre.iloc[0] / pre.iloc[1])
+    rolling = allocation.per_op(allocation.rolling_vwap_cases(), 5_000)["p50_ns"]
+    line("rolling VWAP, list -> arrays / TickBuffer (p50)", rolling.iloc[0] / rolling.iloc[1])
 
 
 if __name__ == "__main__":
