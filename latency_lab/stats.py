@@ -41,6 +41,8 @@ def _exact_ratio(p) -> tuple[int, int]:
     prints as it (``99.9`` -> 999/10), i.e. the number the user wrote, not its binary
     approximation 99.900000000000005684...
     """
+    if type(p) is float and 0.0 <= p <= 100.0:  # the common case, checked cheaply (NaN fails)
+        return (int(p), 1) if p.is_integer() else Decimal(repr(p)).as_integer_ratio()
     validate.real("p", p, low=0, high=100)
     if isinstance(p, np.ndarray):  # 0-d
         p = p[()]
@@ -83,7 +85,8 @@ def _ranks(n: int, p) -> np.ndarray:
             return np.maximum(1, -((-q.astype(np.int64) * n) // 100))
     elif q.dtype.kind not in "fO":
         raise TypeError(f"p must be numbers, got dtype {q.dtype}")
-    flat = q.ravel() if q.dtype.kind != "O" else q.ravel().tolist()
+    # float64 and object elements as Python objects; narrower floats keep their own repr
+    flat = q.ravel().tolist() if q.dtype in (np.float64, object) else q.ravel()
     return np.array([_rank(n, v) for v in flat], dtype=np.int64).reshape(q.shape)
 
 
