@@ -87,11 +87,11 @@ def test_percentile_bars_take_the_unit_from_summary_keys_and_convert():
     tracker = tracker_with(np.arange(1_000, 1_001_000, 1_000))
     ax = plots.percentile_bars({"tracker": tracker.summary()})
     assert "(ns," in ax.get_ylabel()
-    assert [p.get_height() for p in ax.patches] == [500_000, 900_000, 990_000, 999_000, 1e6]
+    assert [p.get_height() for p in ax.patches] == [500_000, 900_000, 990_000, 999_000, 1_000_000]
     ax = plots.percentile_bars(tracker.summary(), unit="µs")  # one summary on its own
     assert "(µs," in ax.get_ylabel()
     assert [p.get_height() for p in ax.patches] == [500, 900, 990, 999, 1000]
     ax = plots.percentile_bars({"samples": tracker})  # samples are summarised
-    assert [p.get_height() for p in ax.patches] == [500_000, 900_000, 990_000, 999_000, 1e6]
+    assert [p.get_height() for p in ax.patches] == [500_000, 900_000, 990_000, 999_000, 1_000_000]
     with pytest.raises(ValueError, match="unit is needed"):
         plots.percentile_bars({"bare": stats.summary([1, 2, 3])})
