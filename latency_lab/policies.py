@@ -1,37 +1,38 @@
 """Batch-formation policies: static, greedy, timeout, AIMD and queue-depth (lessons 07–08).
 
-A policy chooses ``(max_batch, max_wait_us)`` for the engine. Static policies choose once;
-adaptive ones choose again after every batch from a :class:`~latency_lab.engine.BatchReport`.
-All of them drive the one compiled engine through ``policy.drive(simulator)``, which is
-what ``engine.simulate(arrivals, service, policy=...)`` calls.
+Every policy is a controller in the engine's protocol (:class:`latency_lab.engine.Controller`):
+``reset()`` gives the first decision ``(max_batch, max_wait_us)``, ``update(report)`` the
+next one from a :class:`~latency_lab.engine.StepReport`, and ``interval_us`` says when the
+engine asks again (None: after every batch; ``inf``: never, so a static policy runs the
+whole trace in one compiled call). The engine owns the loop:
+``engine.simulate(arrivals, service, policy=...)`` or ``Simulator.drive(policy)``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
-from latency_lab import validate
-from latency_lab.engine import BatchReport, Simulator, _batching_params
+from latency_lab import engine, validate
+from latency_lab.engine import StepReport
+
+
+def _wait(max_wait_us) -> float:
+    return validate.real("max_wait_us", max_wait_us, low=0, allow_inf=True)
 
 
 class Policy:
-    """Base class: ``reset()`` gives the first parameters, ``update(report)`` the next ones."""
+    """Base of the course's policies: ``reset()`` gives the first decision, ``update(report)``
+    the next ones; ``interval_us`` (None: per batch) says when the engine asks."""
+
+    interval_us: float | None = None
 
     def reset(self) -> tuple[int, float]:
         raise NotImplementedError
 
-    def update(self, report: BatchReport) -> tuple[int, float]:
+    def update(self, report: StepReport) -> tuple[int, float]:
         raise NotImplementedError
-
-    def drive(self, sim: Simulator) -> None:
-        """Run ``sim`` to the end, re-deciding the parameters after every batch."""
-        max_batch, max_wait_us = _batching_params(*self.reset())
-        while not sim.done:
-            sim._advance(max_batch, max_wait_us, math.inf, 1)
-            max_batch, max_wait_us = self.update(sim.last_batch())
-            if not (max_batch >= 1 and max_wait_us >= 0):  # cheap guard; full check on failure
-                _batching_params(max_batch, max_wait_us)
 
 
 @dataclass(frozen=True)
@@ -40,18 +41,18 @@ class Static(Policy):
 
     max_batch: int
     max_wait_us: float
+    interval_us: ClassVar[float] = math.inf  # decide once
 
     def __post_init__(self):
-        _batching_params(self.max_batch, self.max_wait_us)
+        max_batch, max_wait_us = engine.decision(self.max_batch, self.max_wait_us)
+        object.__setattr__(self, "max_batch", max_batch)
+        object.__setattr__(self, "max_wait_us", max_wait_us)
 
-    def reset(self):
+    def reset(self) -> tuple[int, float]:
         return self.max_batch, self.max_wait_us
 
-    def update(self, report):
+    def update(self, report: StepReport) -> tuple[int, float]:
         return self.max_batch, self.max_wait_us
-
-    def drive(self, sim: Simulator) -> None:
-        sim.run(self.max_batch, self.max_wait_us)
 
 
 def greedy(max_batch: int) -> Static:
@@ -69,28 +70,34 @@ class AIMD(Policy):
     """Clipper's additive-increase / multiplicative-decrease batch sizing.
 
     After each batch, if its service time stayed within ``slo_us`` the batch size limit
-    grows by ``increase``; otherwise it shrinks to ``decrease`` times itself. Like Clipper,
-    it watches processing time only — queueing delay is invisible to it.
+    grows by ``increase``; otherwise it shrinks to ``decrease`` times itself (never below
+    1, never above ``cap``). Like Clipper, it watches processing time only — queueing delay
+    is invisible to it. With ``interval_us`` it decides every ``interval_us`` µs from the
+    latest batch instead, and keeps its limit through an interval that served no batch.
     """
 
     def __init__(self, slo_us: float, max_wait_us: float = 0.0, *, initial: int = 1,
-                 increase: int = 1, decrease: float = 0.9, cap: int = 1024):  # fmt: skip
+                 increase: int = 1, decrease: float = 0.9, cap: int = 1024,
+                 interval_us: float | None = None):  # fmt: skip
         self.slo_us = validate.real("slo_us", slo_us, low=0, low_open=True)
         self.cap = validate.integer("cap", cap, low=1)
         self.initial = validate.integer("initial", initial, low=1, high=self.cap)
         self.increase = validate.integer("increase", increase, low=1)
         self.decrease = validate.real("decrease", decrease, low=0, high=1, low_open=True)
-        self.max_wait_us = _batching_params(1, max_wait_us)[1]
+        self.max_wait_us = _wait(max_wait_us)
+        self.interval_us = engine.decision_interval(interval_us)
+        self.size = float(self.initial)
 
-    def reset(self):
+    def reset(self) -> tuple[int, float]:
         self.size = float(self.initial)
         return self.initial, self.max_wait_us
 
-    def update(self, report):
-        if report.service_us <= self.slo_us:
-            self.size = min(self.size + self.increase, self.cap)
-        else:
-            self.size = max(self.size * self.decrease, 1.0)
+    def update(self, report: StepReport) -> tuple[int, float]:
+        if report.batches > 0:
+            if report.service_us <= self.slo_us:
+                self.size = min(self.size + self.increase, self.cap)
+            else:
+                self.size = max(self.size * self.decrease, 1.0)
         return math.floor(self.size), self.max_wait_us
 
 
@@ -98,15 +105,17 @@ class QueueDepth(Policy):
     """Batch by backlog: with ``target`` or more waiting, take them all at once (up to
     ``cap``); with fewer, wait up to ``max_wait_us`` for ``target`` to accumulate."""
 
-    def __init__(self, target: int, max_wait_us: float, cap: int = 1024):
+    def __init__(self, target: int, max_wait_us: float, cap: int = 1024, *,
+                 interval_us: float | None = None):  # fmt: skip
         self.cap = validate.integer("cap", cap, low=1)
         self.target = validate.integer("target", target, low=1, high=self.cap)
-        self.max_wait_us = _batching_params(1, max_wait_us)[1]
+        self.max_wait_us = _wait(max_wait_us)
+        self.interval_us = engine.decision_interval(interval_us)
 
-    def reset(self):
+    def reset(self) -> tuple[int, float]:
         return self.target, self.max_wait_us
 
-    def update(self, report):
+    def update(self, report: StepReport) -> tuple[int, float]:
         if report.queue_depth >= self.target:
             return min(report.queue_depth, self.cap), 0.0
         return self.target, self.max_wait_us

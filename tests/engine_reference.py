@@ -1,4 +1,11 @@
-"""A literal, slow transcription of DESIGN.md's engine semantics, to test the kernel against.
+"""A literal, slow transcription of the engine's batching rule, to test the kernel against.
+
+The rule: one server; when it is free and an event waits, the next batch starts at the
+earliest time at which ``max_batch`` events wait or the oldest waiting event has waited
+``max_wait_us`` (with ``max_wait_us = inf``, once no full batch can ever form, the remainder
+starts when the input is exhausted), and takes the ``min(waiting, max_batch)`` oldest
+events. A ``max_batch`` above the trace length means the trace length. A batch of ``k``
+takes ``(setup_us + per_item_us·k)·m`` with ``m`` the batch's multiplier (1 if none).
 
 It is written differently from the kernel on purpose: it scans candidate start times in
 order and checks the rule at each, instead of computing the trigger time directly.
@@ -10,6 +17,7 @@ import math
 def reference_simulate(arrivals, setup_us, per_item_us, max_batch, max_wait_us, multipliers=()):
     """Return (start, departure, batch_id) lists for every event."""
     n = len(arrivals)
+    max_batch = min(max_batch, n)
     start, departure, batch_id = [None] * n, [None] * n, [None] * n
     head, free_at, batch = 0, -math.inf, 0
     while head < n:

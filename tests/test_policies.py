@@ -1,20 +1,21 @@
 """policies: each adaptive rule does what it says, and every policy keeps the engine's invariants."""
 
+import math
+import re
+
 import numpy as np
 import pytest
 
-from latency_lab import policies, scenarios
-from latency_lab.engine import BatchReport, ServiceModel, simulate
+from latency_lab import engine, policies, scenarios
+from latency_lab.engine import ServiceModel, Simulator, StepReport, simulate
 
 
-def report(service_us=10.0, queue_depth=0):
-    return BatchReport(
-        start_us=0.0,
-        size=1,
-        service_us=service_us,
-        oldest_latency_us=service_us,
-        queue_depth=queue_depth,
-    )
+def report(service_us=10.0, queue_depth=0, batches=1):
+    return StepReport(
+        time_us=service_us, first_batch=0, batches=batches, events=batches,
+        busy_us=service_us * batches, size=1, start_us=0.0, service_us=service_us,
+        oldest_latency_us=service_us, queue_depth=queue_depth, done=False,
+    )  # fmt: skip
 
 
 def test_aimd_adds_under_the_slo_and_multiplies_down_over_it():
@@ -24,9 +25,11 @@ def test_aimd_adds_under_the_slo_and_multiplies_down_over_it():
     assert aimd.update(report(40))[0] == 8
     assert aimd.update(report(40))[0] == 9  # capped
     assert aimd.update(report(60))[0] == 4  # 9 * 0.5 = 4.5, rounded down
+    assert aimd.update(report(60, batches=0))[0] == 4  # an interval without a batch: keep
     for _ in range(10):
         size = aimd.update(report(60))[0]
     assert size == 1  # never below one
+    assert aimd.reset() == (4, 0.0)  # a new run starts over
 
 
 def test_queue_depth_takes_the_backlog_or_waits_for_its_target():
@@ -37,26 +40,46 @@ def test_queue_depth_takes_the_backlog_or_waits_for_its_target():
     assert policy.update(report(queue_depth=100)) == (32, 0.0)
 
 
-def test_static_helpers():
+def test_static_helpers_store_canonical_types_and_decide_once():
     assert policies.greedy(16) == policies.Static(16, 0.0)
-    assert policies.timeout(16, 50) == policies.Static(16, 50)
+    assert policies.timeout(16, 50) == policies.Static(np.int64(16), np.float32(50.0))
+    static = policies.timeout(np.int32(16), 50)
+    assert type(static.max_batch) is int and type(static.max_wait_us) is float
+    assert static.interval_us == math.inf
+    assert policies.AIMD(slo_us=10).interval_us is None
 
 
-@pytest.mark.parametrize(
-    "policy",
-    [
-        policies.greedy(16),
-        policies.timeout(16, 50.0),
-        policies.AIMD(slo_us=40, cap=16),
-        policies.QueueDepth(target=4, max_wait_us=30, cap=16),
-    ],
-    ids=lambda p: type(p).__name__,
-)
+POLICIES = [
+    policies.greedy(16),
+    policies.timeout(16, 50.0),
+    policies.AIMD(slo_us=40, cap=16),
+    policies.QueueDepth(target=4, max_wait_us=30, cap=16),
+    policies.AIMD(slo_us=40, cap=16, interval_us=500.0),
+    policies.QueueDepth(target=4, max_wait_us=30, cap=16, interval_us=500.0),
+]
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{type(p).__name__}/{p.interval_us}")
 def test_every_policy_serves_everything_fifo_within_its_cap(policy):
-    s = scenarios.get("bursty")
-    r = simulate(s.arrivals(20_000, seed=2), s.service, policy=policy)
+    r = scenarios.get("bursty").simulate(20_000, seed=2, policy=policy)
     assert r.batch_size.sum() == 20_000 and r.batch_size.max() <= 16
     assert (np.diff(r.start) >= 0).all() and (r.start >= r.arrival).all()
+    assert r.summary()["stable"]
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{type(p).__name__}/{p.interval_us}")
+def test_drive_and_external_steps_give_the_same_run(policy):
+    """The engine's loop and a caller stepping from outside share one protocol."""
+    instance = scenarios.get("bursty").instance(5_000, seed=3)
+    driven = instance.simulate(policy=policy)
+    sim = instance.simulator()
+    choice = policy.reset()
+    while True:
+        step = sim.step(*choice, interval_us=policy.interval_us)
+        if step.done:
+            break
+        choice = policy.update(step)
+    np.testing.assert_array_equal(sim.result().departure, driven.departure)
 
 
 def test_aimd_sees_processing_time_only_so_its_limit_drifts_up_when_calm():
@@ -68,16 +91,45 @@ def test_aimd_sees_processing_time_only_so_its_limit_drifts_up_when_calm():
     assert r.batch_size.max() > 10 and r.batch_service.max() > 40
 
 
+def test_policies_use_only_the_engines_public_protocol():
+    source = open(policies.__file__).read()
+    owners = set(re.findall(r"(\w+)\._(?!_)\w", source))  # who owns each private name used
+    assert owners <= {"self"}
+    assert "from latency_lab.engine import _" not in source
+
+
 @pytest.mark.parametrize(
-    "make, match",
+    "make, error, match",
     [
-        (lambda: policies.Static(0, 0.0), "max_batch"),
-        (lambda: policies.timeout(4, -1.0), "max_wait_us"),
-        (lambda: policies.AIMD(slo_us=0), "slo_us"),
-        (lambda: policies.AIMD(slo_us=10, decrease=1.5), "decrease"),
-        (lambda: policies.QueueDepth(target=64, max_wait_us=1, cap=32), "target"),
+        (lambda: policies.Static(0, 0.0), ValueError, "max_batch"),
+        (lambda: policies.Static(8.5, 0.0), TypeError, "max_batch"),
+        (lambda: policies.Static(True, 0.0), TypeError, "max_batch"),
+        (lambda: policies.timeout(4, -1.0), ValueError, "max_wait_us"),
+        (lambda: policies.timeout(4, "5"), TypeError, "max_wait_us"),
+        (lambda: policies.timeout(4, float("nan")), ValueError, "max_wait_us"),
+        (lambda: policies.AIMD(slo_us=0), ValueError, "slo_us"),
+        (lambda: policies.AIMD(slo_us=10, decrease=1.5), ValueError, "decrease"),
+        (lambda: policies.AIMD(slo_us=10, max_wait_us=-1), ValueError, "max_wait_us"),
+        (lambda: policies.AIMD(slo_us=10, interval_us=0), ValueError, "interval_us"),
+        (lambda: policies.QueueDepth(target=64, max_wait_us=1, cap=32), ValueError, "target"),
+        (lambda: policies.QueueDepth(4, 1.0, interval_us="1"), TypeError, "interval_us"),
     ],
 )
-def test_bad_parameters_are_named(make, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_parameters_are_named(make, error, match):
+    with pytest.raises(error, match=match):
         make()
+
+
+def test_a_policy_returning_a_bad_decision_is_stopped_with_its_name():
+    class Broken(policies.Policy):
+        def reset(self):
+            return 1, 0.0
+
+        def update(self, report):
+            return 0, 0.0
+
+    with pytest.raises(ValueError, match="max_batch"):
+        simulate(np.arange(10.0), ServiceModel(1, 1), policy=Broken())
+    with pytest.raises(NotImplementedError):
+        Simulator(np.arange(3.0), ServiceModel(1, 1)).drive(policies.Policy())
+    assert engine.decision(*policies.greedy(4).reset()) == (4, 0.0)
