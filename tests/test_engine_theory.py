@@ -12,7 +12,7 @@ also asserts that 4 SE is under 5% of the value, so an engine that is off by 5% 
 import numpy as np
 import pytest
 
-from latency_lab import queueing, scenarios, stats, traffic
+from latency_lab import queueing, scenarios, stats, traffic, units
 from latency_lab.engine import ServiceModel, simulate
 
 RATE, SERVICE_US = 70_000.0, 10.0  # utilization 0.7
@@ -85,10 +85,9 @@ def time_in_system_area(enter, leave):
 
 @pytest.mark.parametrize("scenario", ["bursty", "hawkes_flow"])
 def test_littles_law_holds_on_simulated_traces(scenario):
-    s = scenarios.get(scenario)
-    r = simulate(s.arrivals(50_000, seed=5), s.service, 16, 30.0)
+    r = scenarios.get(scenario).instance(50_000, seed=5).simulate(16, 30.0)
     span = r.departure.max() - r.arrival[0]  # one window for every average below
-    rate = r.arrival.size / span * 1e6  # events per second
+    rate = units.count_to_rate(r.arrival.size, span)  # events per second
     L = time_in_system_area(r.arrival, r.departure) / span
     assert L == pytest.approx(queueing.littles_law_l(rate, r.latency.mean()), rel=1e-9)
     Lq = time_in_system_area(r.arrival, r.start) / span
