@@ -140,10 +140,10 @@ def cross_thread(
     items = validate.integer("items", items, low=1, high=MAX_ITEMS)
     if not isinstance(yield_when_idle, bool):
         raise TypeError(f"yield_when_idle must be True or False, got {yield_when_idle!r}")
-    timeout_s = validate.real("timeout_s", timeout_s, low=0, low_open=True, high=MAX_TIMEOUT_S)
+    timeout_s = _real("timeout_s", timeout_s, low=0, low_open=True, high=MAX_TIMEOUT_S)
     interval_ns = None
     if rate is not None:
-        rate = validate.real("rate", rate, low=0, low_open=True)
+        rate = _real("rate", rate, low=0, low_open=True)
         if items / rate > timeout_s:
             raise ValueError(
                 f"rate: sending {items:,} items at {rate:g} items/s takes {items / rate:.3g} s, "
@@ -257,6 +257,14 @@ def cross_thread_table(
             rows[label] = {**_percentile_row(label, latencies), "items_per_s": achieved}
     table = pd.DataFrame.from_dict(rows, orient="index")
     return table.astype({name: np.int64 for name in (*TABLE_PERCENTILES, "max_ns")})
+
+
+def _real(name: str, value, **limits) -> float:
+    """``validate.real``, with an int too large for a float refused as a ValueError too."""
+    try:
+        return validate.real(name, value, **limits)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
 
 
 def _percentile_row(name, samples_ns) -> dict[str, int]:

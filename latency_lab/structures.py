@@ -431,8 +431,8 @@ class TickBuffer:
             and 0.0 <= size < _INF
         ):  # the fast path above covers plain ints and floats; the rest is checked here
             timestamp_ns = validate.integer("timestamp_ns", timestamp_ns, low=0, high=_INT64_MAX)
-            price = validate.real("price", price)
-            size = validate.real("size", size, low=0)
+            price = _real("price", price)
+            size = _real("size", size, low=0)
         i = self._count % self._capacity
         j = i + self._capacity
         self._timestamps[i] = self._timestamps[j] = timestamp_ns
@@ -484,6 +484,14 @@ class TickBuffer:
 
     def __repr__(self) -> str:
         return f"TickBuffer(capacity={self._capacity}, len={len(self)})"
+
+
+def _real(name: str, value, **limits) -> float:
+    """``validate.real``, with an int too large for a float refused as a ValueError too."""
+    try:
+        return validate.real(name, value, **limits)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
 
 
 def _column(name: str, values, *, integer: bool = False) -> np.ndarray:

@@ -167,6 +167,8 @@ def test_a_thread_stuck_inside_a_channel_call_is_reported():
         ({"rate": "fast"}, TypeError, "rate"),
         ({"timeout_s": float("inf")}, ValueError, "timeout_s"),
         ({"timeout_s": 0}, ValueError, "timeout_s"),
+        ({"timeout_s": 10**400}, ValueError, "timeout_s"),
+        ({"rate": 10**400}, ValueError, "rate"),
         ({"yield_when_idle": "yes"}, TypeError, "yield_when_idle"),
     ],
 )

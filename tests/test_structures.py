@@ -475,6 +475,8 @@ def test_tick_buffer_accepts_numpy_scalars_and_ints():
         ((2**63, 100.0, 1.0), ValueError, "timestamp_ns"),
         ((1, "100", 1.0), TypeError, "price"),
         ((1, 100.0, True), TypeError, "size"),
+        ((1, 10**400, 1.0), ValueError, "price"),
+        ((1, 100.0, 10**400), ValueError, "size"),
     ],
 )
 def test_tick_buffer_append_refuses_bad_rows_and_writes_nothing(row, error, match):
