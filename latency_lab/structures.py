@@ -423,13 +423,13 @@ class TickBuffer:
     def append(self, timestamp_ns: int, price: float, size: float) -> None:
         """Add one tick, overwriting the oldest if full."""
         if not (
-            type(timestamp_ns) is int
+            (type(timestamp_ns) is int or type(timestamp_ns) is np.int64)
             and 0 <= timestamp_ns <= _INT64_MAX
-            and type(price) is float
+            and isinstance(price, float)
             and -_INF < price < _INF
-            and type(size) is float
+            and isinstance(size, float)
             and 0.0 <= size < _INF
-        ):  # the fast path above covers plain ints and floats; the rest is checked here
+        ):  # the fast path above covers ints and floats (Python's or numpy's 64-bit ones)
             timestamp_ns = validate.integer("timestamp_ns", timestamp_ns, low=0, high=_INT64_MAX)
             price = _real("price", price)
             size = _real("size", size, low=0)
