@@ -36,7 +36,12 @@ def real(
         value = _zero_dim(value)
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise ValueError(
+            f"{name} must be a finite number, got an integer of {value.bit_length()} bits"
+        ) from None
     if math.isnan(value):
         raise ValueError(f"{name} must be a number, got NaN")
     if math.isinf(value) and not allow_inf:
