@@ -20,8 +20,8 @@ what happened. Every decision is validated and converted once, here, to
 clear error. ``Simulator.drive`` runs that loop for a controller (static and adaptive
 policies); ``Simulator.step`` is the same step for a caller who drives the engine from
 outside, one decision at a time (the reinforcement-learning environment). Readers between
-steps use ``Simulator.result(since_batch=...)``, whose cost is proportional to the batches
-it covers.
+steps use ``Simulator.result(since_batch=...)`` or ``Simulator.latencies(since_batch)``,
+whose cost is proportional to the batches they cover, not to the run so far.
 """
 
 from __future__ import annotations
@@ -308,6 +308,7 @@ class Simulator:
     >>> sim.run(max_batch=8, max_wait_us=50, until_us=10_000)   # the first 10 ms
     >>> report = sim.step(32, 100.0)                           # one batch, then look
     >>> window = sim.result(since_batch=report.first_batch)     # just that batch
+    >>> recent = sim.latencies(report.first_batch)               # its latencies, compiled
     >>> sim.run(max_batch=32, max_wait_us=100)                 # the rest
     >>> result = sim.result()
     """
@@ -526,7 +527,7 @@ class Simulator:
         sizes = self._batch_size[since_batch:b]
         last = self.served
         first = last - int(sizes.sum()) if since_batch else 0
-        return SimulationResult(
+        return SimulationResult._checked_by_engine(
             arrival=_frozen(self._arrivals[first:last]),
             batch_start=_frozen(self._batch_start[since_batch:b]),
             batch_size=_frozen(sizes),
@@ -535,6 +536,36 @@ class Simulator:
             service=self.service,
             first_batch=since_batch,
         )
+
+    def latencies(self, since_batch: int = 0) -> np.ndarray:
+        """Latencies (µs) of the events served in batches ``since_batch`` onwards, in arrival
+        order: ``result(since_batch).latency`` in one compiled pass over those batches, for
+        a controller that reads them at every step."""
+        b = int(self._istate[_BATCHES])
+        if type(since_batch) is not int or not 0 <= since_batch <= b:
+            since_batch = validate.integer("since_batch", since_batch, low=0, high=b)
+        return _window_latencies(
+            self._arrivals, self._batch_start, self._batch_size, self._batch_service,
+            since_batch, b, int(self._istate[_HEAD]),
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _window_latencies(arrivals, batch_start, batch_size, batch_service, first, last, head):
+    """Latencies of the events of batches ``first..last-1``, whose last event is ``head - 1``."""
+    count = 0
+    for b in range(first, last):
+        count += batch_size[b]
+    out = np.empty(count)
+    j = head - count
+    if j < 0 or head > arrivals.size:
+        raise ValueError("_window_latencies: batches and events disagree")
+    for b in range(first, last):
+        departure = batch_start[b] + batch_service[b]
+        for _ in range(batch_size[b]):
+            out[j - (head - count)] = departure - arrivals[j]
+            j += 1
+    return out
 
 
 def _too_many(n: int) -> str:
@@ -568,12 +599,30 @@ class SimulationResult:
     first_batch: int = 0
 
     def __post_init__(self):
-        b = np.shape(self.batch_start)
+        if not isinstance(self.service, ServiceModel):
+            raise TypeError(f"service must be a ServiceModel, got {type(self.service).__name__}")
+        first = validate.integer("first_batch", self.first_batch, low=0, high=traffic.MAX_EVENTS)
+        object.__setattr__(self, "first_batch", first)
+        for name, kinds in [("arrival", "f"), ("batch_start", "f"), ("batch_service", "f"),
+                            ("batch_size", "iu"), ("batch_backlog", "iu")]:  # fmt: skip
+            array = np.asarray(getattr(self, name))  # arrays stay as they are, not copied
+            if array.dtype.kind not in kinds or array.ndim != 1:
+                raise TypeError(f"{name} must be a 1-D array of dtype kind {kinds!r}")
+            object.__setattr__(self, name, array)
+        b = self.batch_start.size
         for name in ("batch_size", "batch_service", "batch_backlog"):
-            if np.shape(getattr(self, name)) != b or len(b) != 1:
-                raise ValueError(f"{name} must be 1-D with one entry per batch")
-        if np.ndim(self.arrival) != 1 or int(np.sum(self.batch_size)) != np.size(self.arrival):
-            raise ValueError("the batch sizes must add up to the number of arrivals")
+            if getattr(self, name).size != b:
+                raise ValueError(f"{name} must have one entry per batch ({b})")
+        if int(self.batch_size.sum()) != self.arrival.size or (self.batch_size < 1).any():
+            raise ValueError("batch_size must be >= 1 and add up to the number of arrivals")
+
+    @classmethod
+    def _checked_by_engine(cls, **fields) -> SimulationResult:
+        """A result from the simulator's own records, which need no checks (they are what
+        makes ``result()`` cheap enough to call at every step)."""
+        result = object.__new__(cls)
+        result.__dict__.update(fields)
+        return result
 
     def _per_event(self, per_batch: np.ndarray) -> np.ndarray:
         return _frozen(np.repeat(per_batch, self.batch_size))

@@ -93,6 +93,8 @@ class AIMD(Policy):
         return self.initial, self.max_wait_us
 
     def update(self, report: StepReport) -> tuple[int, float]:
+        if not isinstance(report, StepReport):
+            raise TypeError(f"report must be a StepReport, got {type(report).__name__}")
         if report.batches > 0:
             if report.service_us <= self.slo_us:
                 self.size = min(self.size + self.increase, self.cap)
@@ -116,6 +118,8 @@ class QueueDepth(Policy):
         return self.target, self.max_wait_us
 
     def update(self, report: StepReport) -> tuple[int, float]:
+        if not isinstance(report, StepReport):
+            raise TypeError(f"report must be a StepReport, got {type(report).__name__}")
         if report.queue_depth >= self.target:
             return min(report.queue_depth, self.cap), 0.0
         return self.target, self.max_wait_us

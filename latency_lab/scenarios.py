@@ -66,6 +66,14 @@ class Instance:
     service: ServiceModel
     seed: np.random.SeedSequence
 
+    def __post_init__(self):
+        for field, kind in [("scenario", str), ("arrivals", np.ndarray), ("service", ServiceModel),
+                            ("seed", np.random.SeedSequence)]:  # fmt: skip
+            if not isinstance(getattr(self, field), kind):
+                raise TypeError(
+                    f"{field} must be a {kind.__name__}, got {type(getattr(self, field)).__name__}"
+                )
+
     def simulator(self) -> Simulator:
         """A fresh :class:`~latency_lab.engine.Simulator` over this instance."""
         return Simulator(self.arrivals, self.service)

@@ -342,6 +342,7 @@ def test_windowed_reads_add_up_to_the_whole_result(interval_us):
         window = sim.result(since_batch=report.first_batch)
         assert window.batch_size.size == report.batches and window.arrival.size == report.events
         latencies.append(window.latency)
+        np.testing.assert_array_equal(sim.latencies(report.first_batch), window.latency)
         ids.append(window.batch_id)
         sizes.append(window.batch_size)
     whole = sim.result()
@@ -350,6 +351,9 @@ def test_windowed_reads_add_up_to_the_whole_result(interval_us):
     np.testing.assert_array_equal(np.concatenate(sizes), whole.batch_size)
     middle = sim.result(since_batch=whole.batch_size.size // 2)
     np.testing.assert_array_equal(middle.latency, whole.latency[-middle.latency.size :])
+    np.testing.assert_array_equal(sim.latencies(whole.batch_size.size // 2), middle.latency)
+    np.testing.assert_array_equal(sim.latencies(), whole.latency)
+    assert sim.latencies(sim.batches).size == 0
     assert middle.batches_frame().index[0] == whole.batch_size.size // 2
 
 
@@ -561,7 +565,26 @@ def test_other_public_arguments_are_checked():
     sim = Simulator(np.arange(3.0), service)
     with pytest.raises(ValueError, match="since_batch"):
         sim.result(since_batch=1)
+    for bad, error in [(1, ValueError), (-1, ValueError), (0.0, TypeError), ("0", TypeError)]:
+        with pytest.raises(error, match="since_batch"):
+            sim.latencies(bad)
     with pytest.raises(TypeError, match="at_us"):
         sim.queue_depth("now")
     with pytest.raises(ValueError, match="nothing was served"):
         sim.result().summary()
+
+
+def test_a_hand_built_result_is_checked():
+    r = simulate(np.arange(10.0), ServiceModel(1, 1), 3, 0.0)
+    parts = [r.arrival, r.batch_start, r.batch_size, r.batch_service, r.batch_backlog]
+    assert engine.SimulationResult(*[p.tolist() for p in parts], r.service).summary() == r.summary()
+    with pytest.raises(ValueError, match="add up"):
+        engine.SimulationResult(r.arrival[1:], *parts[1:], r.service)
+    with pytest.raises(ValueError, match="one entry per batch"):
+        engine.SimulationResult(r.arrival, r.batch_start[1:], *parts[2:], r.service)
+    with pytest.raises(TypeError, match="batch_size"):
+        engine.SimulationResult(r.arrival, r.batch_start, r.batch_service, *parts[3:], r.service)
+    with pytest.raises(TypeError, match="service"):
+        engine.SimulationResult(*parts, "fast")
+    with pytest.raises(ValueError, match="first_batch"):
+        engine.SimulationResult(*parts, r.service, first_batch=2**63)

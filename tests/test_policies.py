@@ -133,3 +133,6 @@ def test_a_policy_returning_a_bad_decision_is_stopped_with_its_name():
     with pytest.raises(NotImplementedError):
         Simulator(np.arange(3.0), ServiceModel(1, 1)).drive(policies.Policy())
     assert engine.decision(*policies.greedy(4).reset()) == (4, 0.0)
+    for policy in (policies.AIMD(10), policies.QueueDepth(2, 1.0)):
+        with pytest.raises(TypeError, match="report"):
+            policy.update({"queue_depth": 3})

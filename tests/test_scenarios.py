@@ -94,3 +94,11 @@ def test_every_scenario_is_described_and_runs():
     for name in scenarios.SCENARIOS:
         summary = scenarios.get(name).simulate(5_000, seed=0, max_batch=32).summary()
         assert summary["count"] == 5_000
+
+
+def test_a_hand_built_instance_is_checked():
+    good = scenarios.get("calm").instance(10, seed=0)
+    with pytest.raises(TypeError, match="arrivals"):
+        scenarios.Instance("calm", [1.0, 2.0], good.service, good.seed)
+    with pytest.raises(TypeError, match="seed"):
+        scenarios.Instance("calm", good.arrivals, good.service, 0)
