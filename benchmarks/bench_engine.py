@@ -2,8 +2,10 @@
 
 Run: python benchmarks/bench_engine.py [--events N]. Everything is measured side by side
 in one run, and every implementation's results are checked equal to the compiled engine's
-before anything is timed. Also reports an adaptive-policy run, the cost of one resume and
-the first-call cost with a warm numba cache (in a fresh interpreter).
+before anything is timed. Also reports an adaptive-policy run, the cost of one resume, the
+controller protocol's cost per decision as a ratio to one kernel call, windowed reads
+between steps against full-result reads, and the first-call cost with a warm numba cache
+(in a fresh interpreter).
 
 Targets (lesson 06): >= 100M events/s for a static policy with deterministic service,
 >= 1000x SimPy, first call with a warm cache under 1 s.
@@ -19,10 +21,11 @@ import time
 import numpy as np
 import simpy
 
-from latency_lab import engine, policies, traffic
+from latency_lab import engine, policies, traffic, units
 from latency_lab.engine import ServiceModel, Simulator, simulate
 
 SERVICE = ServiceModel(setup_us=20.0, per_item_us=2.0)
+MEGA = 1_000_000  # events/s -> M events/s
 MAX_BATCH, MAX_WAIT_US = 16, 50.0
 
 
@@ -94,6 +97,85 @@ def first_call_seconds() -> tuple[float, float]:
     return import_s, first_s
 
 
+def one_kernel_call_seconds(arrivals, calls: int) -> float:
+    """Median time of one bare ``run_kernel`` call serving one batch (no Python around it)."""
+    n = arrivals.size
+    records = [np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64)]
+    istate = np.zeros(4, np.int64)
+    fstate = np.array([-np.inf, -np.inf, arrivals[0], 0.0, np.nan, np.nan, np.nan])
+    empty, kernel = np.empty(0), engine.run_kernel
+    rounds = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            kernel(arrivals, empty, 20.0, 2.0, 16, 50.0, istate, fstate, *records, math.inf, 1)
+        rounds.append((time.perf_counter() - t0) / calls)
+    return statistics.median(rounds)
+
+
+def decision_overhead(arrivals, aimd_per_decision_s: float) -> None:
+    """The controller protocol's cost per decision, as a ratio to one kernel call."""
+    calls = 20_000
+    kernel_s = one_kernel_call_seconds(arrivals, calls)
+    sim = Simulator(arrivals, SERVICE)
+    rounds = []
+    for _ in range(5):  # external stepping: validate, one batch, build the report
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            sim.step(16, 50.0)
+        rounds.append((time.perf_counter() - t0) / calls)
+    step_s = statistics.median(rounds)
+    us = units.US_PER_S
+    print(f"\none kernel call (one batch, no Python around it): {kernel_s * us:.2f} µs")
+    print(
+        f"Simulator.step (decision checked, one batch, StepReport): {step_s * us:.2f} µs "
+        f"= {step_s / kernel_s:.1f}x one kernel call"
+    )
+    print(
+        f"drive(AIMD), per decision incl. the policy's update: {aimd_per_decision_s * us:.2f} µs "
+        f"= {aimd_per_decision_s / kernel_s:.1f}x one kernel call"
+    )
+
+
+def windowed_reads(arrivals, steps: int = 200) -> None:
+    """Reading the latencies of the batches since the last step vs rebuilding all of them."""
+    interval = (arrivals[-1] - arrivals[0]) / steps
+
+    def loop(read):
+        sim = Simulator(arrivals, SERVICE)
+        t0 = time.perf_counter()
+        total = 0
+        while not sim.done:
+            report = sim.step(MAX_BATCH, MAX_WAIT_US, interval_us=interval)
+            total += read(sim, report)
+        return time.perf_counter() - t0, total
+
+    warm = Simulator(arrivals[:100], SERVICE)  # compile (or load) the helpers outside timing
+    warm.latencies(warm.step(MAX_BATCH, MAX_WAIT_US, interval_us=interval).first_batch)
+    none_s, _ = loop(lambda sim, report: 0)
+    window_s, window_n = loop(lambda sim, r: sim.result(since_batch=r.first_batch).latency.size)
+    compiled_s, compiled_n = loop(lambda sim, r: sim.latencies(r.first_batch).size)
+    full_s, _ = loop(lambda sim, report: sim.result().latency.size)
+    assert window_n == compiled_n == arrivals.size, "windows must cover every event once"
+    print(
+        f"\n{steps} steps over {arrivals.size:,} events, reading latencies after every step:"
+        f"\n  no reads {none_s:.3f} s; result(since_batch=...).latency {window_s:.3f} s; "
+        f"latencies(since_batch) {compiled_s:.3f} s; result().latency (all) {full_s:.3f} s"
+    )
+    print(
+        f"full-result reads / windowed reads: {full_s / window_s:.0f}x "
+        f"({full_s / compiled_s:.0f}x with latencies()); "
+        f"windowed reads / no reads: {window_s / none_s:.1f}x"
+    )
+    sim, calls = Simulator(arrivals, SERVICE), 20_000
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        report = sim.step(MAX_BATCH, MAX_WAIT_US)
+        sim.latencies(report.first_batch)
+    per_step = (time.perf_counter() - t0) / calls
+    print(f"one step + latencies() of its batch: {per_step * units.US_PER_S:.2f} µs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -129,26 +211,26 @@ def main() -> None:
         name: n / t for name, t in [("compiled", t_fast), (".py_func", t_py), ("SimPy", t_simpy)]
     }
     for name, r in rate.items():
-        print(f"{name:10s} {r / 1e6:10.3f} M events/s")
+        print(f"{name:10s} {r / MEGA:10.3f} M events/s")
     print(f"\ncompiled / .py_func: {t_py / t_fast:8.0f}x")
     print(
         f"compiled / SimPy:    {t_simpy / t_fast:8.0f}x   (target >= 1000x: {'met' if t_simpy / t_fast >= 1000 else 'NOT met'})"
     )
     print(
-        f"compiled rate target >= 100M events/s: {'met' if rate['compiled'] >= 1e8 else 'NOT met'}"
+        f"compiled rate target >= 100M events/s: {'met' if rate['compiled'] >= 100 * MEGA else 'NOT met'}"
     )
 
     lognormal = ServiceModel(20.0, 2.0, "lognormal", cv=0.5)
     t_logn, _ = timed(lambda: simulate(arrivals, lognormal, MAX_BATCH, MAX_WAIT_US), 5)
     print(
-        f"\nlognormal service (static):  {n / t_logn / 1e6:8.2f} M events/s ({t_logn / t_fast:.1f}x the deterministic run)"
+        f"\nlognormal service (static):  {n / t_logn / MEGA:8.2f} M events/s ({t_logn / t_fast:.1f}x the deterministic run)"
     )
     t_aimd, aimd = timed(
         lambda: simulate(arrivals, SERVICE, policy=policies.AIMD(slo_us=60, cap=64)), 1
     )
     batches = aimd.batch_size.size
     print(
-        f"adaptive (AIMD, one decision per batch): {n / t_aimd / 1e6:6.2f} M events/s, {t_aimd / batches * 1e6:.2f} µs per decision ({t_aimd / t_fast:.0f}x the static run)"
+        f"adaptive (AIMD, one decision per batch): {n / t_aimd / MEGA:6.2f} M events/s, {t_aimd / batches * units.US_PER_S:.2f} µs per decision ({t_aimd / t_fast:.0f}x the static run)"
     )
 
     sim = Simulator(arrivals, SERVICE)
@@ -161,8 +243,10 @@ def main() -> None:
     t_chunked = time.perf_counter() - t0
     assert np.array_equal(sim.result().departure, reference.departure), "resumed run differs"
     print(
-        f"one resume (stop at a time, continue): {(t_chunked - t_fast) / steps * 1e6:.2f} µs ({steps:,} resumes, results identical)"
+        f"one resume (stop at a time, continue): {(t_chunked - t_fast) / steps * units.US_PER_S:.2f} µs ({steps:,} resumes, results identical)"
     )
+    decision_overhead(arrivals, t_aimd / batches)
+    windowed_reads(arrivals)
     import_s, first = first_call_seconds()
     verdict = "met" if first < 1 else "NOT met"
     print(

@@ -56,7 +56,7 @@ _FIRST_DRAWS = 4_096  # service multipliers drawn up front; doubled when used up
 
 @dataclass(frozen=True)
 class ServiceModel:
-    """How long a batch takes: ``(setup_us + per_item_us · k) · m`` for a batch of ``k`` (lesson 06).
+    """How long a batch of ``k`` takes (lesson 06): ``(setup_us + per_item_us · k) · m`` µs.
 
     Parameters
     ----------
@@ -145,10 +145,10 @@ def run_kernel(
     arrivals, multipliers, setup_us, per_item_us, max_batch, max_wait_us, istate, fstate,
     batch_start, batch_size, batch_service, batch_backlog, until_us, max_batches,
 ):  # fmt: skip
-    """Form and serve batches until the next one would start after ``until_us``, or
-    ``max_batches`` batches have been served, or the input is exhausted, or the batch
-    records (or the drawn multipliers, if any) are used up. Returns the number of batches
-    served by this call.
+    """The compiled core (lesson 06): form and serve batches until the next one would start
+    after ``until_us``, or ``max_batches`` batches have been served, or the input is
+    exhausted, or the batch records (or the drawn multipliers, if any) are used up.
+    Returns the number of batches served by this call.
 
     It records batches only (start, size, service time, and the backlog each one left
     waiting); since batches take events in FIFO order, every per-event time follows from
@@ -219,8 +219,8 @@ def run_kernel(
 
 
 class Decision(NamedTuple):
-    """A controller's choice, validated: batches of at most ``max_batch`` events, started
-    once ``max_batch`` wait or the oldest has waited ``max_wait_us`` µs."""
+    """A controller's choice (lessons 07–08), validated: batches of at most ``max_batch``
+    events, started once ``max_batch`` wait or the oldest has waited ``max_wait_us`` µs."""
 
     max_batch: int
     max_wait_us: float
@@ -248,7 +248,7 @@ def decision_interval(interval_us) -> float | None:
 
 
 class StepReport(NamedTuple):
-    """What a controller sees after a step: the step's totals, the latest batch, the queue.
+    """What a controller sees after a step (lessons 07–08): totals, latest batch, queue.
 
     Times are µs of simulated time. A step is one batch (controllers deciding per batch) or
     one interval (controllers deciding every ``interval_us``), and may serve no batch at all.
@@ -268,7 +268,8 @@ class StepReport(NamedTuple):
 
 
 class Controller(Protocol):
-    """The controller protocol: what ``Simulator.drive`` and ``simulate(policy=...)`` run.
+    """The controller protocol (lessons 07–08): what ``Simulator.drive`` and
+    ``simulate(policy=...)`` run.
 
     Attributes and methods
     ----------------------
@@ -291,7 +292,7 @@ class Controller(Protocol):
 
 
 class Simulator:
-    """A resumable simulation: decide ``(max_batch, max_wait_us)``, run a while, decide again.
+    """A resumable simulation (lessons 06–08): decide, run a while, decide again.
 
     The simulator keeps a private copy of the arrivals, so changing the caller's array later
     changes nothing. Three ways to drive it, all on the same compiled kernel:
@@ -581,7 +582,7 @@ def _frozen(view: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """What a run (or a window of it) served: per-batch records and per-event arrays, in µs.
+    """What a run (or a window of it) served (lesson 06): batch records, per-event arrays (µs).
 
     ``batch_backlog[i]`` is the number of events left waiting when batch ``i`` started (after
     it took its events). The per-event arrays (``start``, ``departure``, ``latency``,

@@ -23,8 +23,8 @@ def _wait(max_wait_us) -> float:
 
 
 class Policy:
-    """Base of the course's policies: ``reset()`` gives the first decision, ``update(report)``
-    the next ones; ``interval_us`` (None: per batch) says when the engine asks."""
+    """Base of the course's policies (lesson 07): ``reset()`` gives the first decision,
+    ``update(report)`` the next ones; ``interval_us`` (None: per batch) says when."""
 
     interval_us: float | None = None
 
@@ -37,7 +37,7 @@ class Policy:
 
 @dataclass(frozen=True)
 class Static(Policy):
-    """Fixed ``(max_batch, max_wait_us)``: the whole trace runs in one compiled call."""
+    """Fixed ``(max_batch, max_wait_us)`` (lesson 07): the whole trace runs in one compiled call."""
 
     max_batch: int
     max_wait_us: float
@@ -56,18 +56,20 @@ class Static(Policy):
 
 
 def greedy(max_batch: int) -> Static:
-    """Start at once with whatever waits (up to ``max_batch``): never idle while work waits."""
+    """Greedy (lesson 07): start at once with whatever waits (up to ``max_batch``), so the
+    server never idles while work waits."""
     return Static(max_batch, 0.0)
 
 
 def timeout(max_batch: int, max_wait_us: float) -> Static:
-    """Wait for a full batch, but never longer than ``max_wait_us`` for the oldest event
-    (Nagle's algorithm, NIC interrupt coalescing, Triton's and TF-Serving's max delay)."""
+    """Timeout (lesson 07): wait for a full batch, but never longer than ``max_wait_us`` for
+    the oldest event (Nagle's algorithm, NIC interrupt coalescing, Triton's and TF-Serving's
+    max delay)."""
     return Static(max_batch, max_wait_us)
 
 
 class AIMD(Policy):
-    """Clipper's additive-increase / multiplicative-decrease batch sizing.
+    """Clipper's additive-increase / multiplicative-decrease batch sizing (lesson 07).
 
     After each batch, if its service time stayed within ``slo_us`` the batch size limit
     grows by ``increase``; otherwise it shrinks to ``decrease`` times itself (never below
@@ -104,7 +106,7 @@ class AIMD(Policy):
 
 
 class QueueDepth(Policy):
-    """Batch by backlog: with ``target`` or more waiting, take them all at once (up to
+    """Batch by backlog (lesson 07): with ``target`` or more waiting, take them all at once (up to
     ``cap``); with fewer, wait up to ``max_wait_us`` for ``target`` to accumulate."""
 
     def __init__(self, target: int, max_wait_us: float, cap: int = 1024, *,

@@ -39,7 +39,9 @@ _BURSTY = MMPP(calm_rate=20_000, burst_rate=200_000, mean_calm_us=50_000, mean_b
 
 
 def children(seed) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
-    """The (traffic, service) seeds derived from one ``seed`` (int >= 0, SeedSequence or None).
+    """The (traffic, service) seeds derived from one ``seed`` (lessons 06–08).
+
+    ``seed`` is an int >= 0, a ``SeedSequence`` or None (fresh entropy).
 
     They are the two children ``SeedSequence.spawn`` gives a fresh sequence, built directly
     so that the same seed always yields the same pair, however often it was spawned before.
@@ -87,7 +89,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A named workload: an arrival process and the service that handles it."""
+    """A named workload (lessons 06–08): an arrival process and the service that handles it."""
 
     name: str
     description: str
@@ -102,7 +104,9 @@ class Scenario:
                     f"{field} must be a {kind.__name__}, got {type(getattr(self, field)).__name__}"
                 )
 
-    def instance(self, n: int | None = None, *, duration_us: float | None = None, seed=None):
+    def instance(
+        self, n: int | None = None, *, duration_us: float | None = None, seed=None
+    ) -> Instance:
         """Arrivals and seeded service for one run: the first ``n`` events, or all in
         ``[0, duration_us)`` µs (exactly one of them), from ONE ``seed`` (int >= 0,
         ``SeedSequence``, or None for fresh entropy, kept in ``Instance.seed``)."""
@@ -116,8 +120,16 @@ class Scenario:
         """The arrival times (µs) of ``instance(n, duration_us=..., seed=...)``."""
         return self.instance(n, duration_us=duration_us, seed=seed).arrivals
 
-    def simulate(self, n: int | None = None, *, duration_us: float | None = None, seed=None,
-                 max_batch: int = 1, max_wait_us: float = 0.0, policy=None) -> SimulationResult:  # fmt: skip
+    def simulate(
+        self,
+        n: int | None = None,
+        *,
+        duration_us: float | None = None,
+        seed=None,
+        max_batch: int = 1,
+        max_wait_us: float = 0.0,
+        policy=None,
+    ) -> SimulationResult:
         """Simulate one instance: ``instance(...).simulate(max_batch, max_wait_us, policy)``."""
         return self.instance(n, duration_us=duration_us, seed=seed).simulate(
             max_batch, max_wait_us, policy=policy
