@@ -4,7 +4,11 @@ Each group (one per ``latency_lab`` module) holds named cases (the hostile calls
 found, each with its stated expectation) and a generic sweep: every public function, class
 and method of the module whose numeric parameters can be given a small valid baseline is
 called with hostile values, one parameter at a time, and must return normally or raise a
-clean ``ValueError``/``TypeError`` — never crash, hang, exhaust memory or raise anything else.
+clean ``ValueError``/``TypeError`` — never crash, hang, exhaust memory or raise anything else;
+a string or a bool given for a number must be refused, not used. A callable whose parameters
+have no baseline is a failing case until a fixture (or a SKIP entry with its reason) is added,
+so new public functions are swept too. ``ALLOWED`` lists the few outcomes that are fine by
+design, each with its reason.
 
 Run as ``python tests/hostile_cases.py GROUP START``: the child caps its address space, runs
 the group's cases from index ``START`` and writes one JSON line per event to stdout::

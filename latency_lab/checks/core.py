@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import faulthandler
 import functools
+import inspect
 import io
 import json
 import math
@@ -52,8 +53,8 @@ from latency_lab import validate
 
 #: Seconds a checker gives the learner's code by default (a right answer needs well under one).
 DEFAULT_TIME_LIMIT_S = 10.0
-#: Longest time limit a caller may ask for.
-MAX_TIME_LIMIT_S = 3600.0
+#: Shortest and longest time limits a caller may ask for (judging itself takes milliseconds).
+MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 0.01, 3600.0
 #: Memory a judged child process may take on top of what it inherits (Linux only).
 CHILD_EXTRA_MEMORY_BYTES = 2 * 1024**3
 #: Most characters of the learner's printed output shown back after judging in a child.
@@ -264,18 +265,29 @@ def checker(judge: Callable[[object], Feedback]) -> Callable[..., Feedback]:
 
     A missing answer (``None`` or ``...``) gets a reminder; every other answer is judged
     safely (see the module docstring). ``time_limit_s`` is how long the learner's code may
-    run in total, in seconds.
+    run in total, in seconds, from ``MIN_TIME_LIMIT_S`` to ``MAX_TIME_LIMIT_S``.
     """
 
     @functools.wraps(judge)
     def check(answer=None, *, time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> Feedback:
         time_limit_s = validate.real(
-            "time_limit_s", time_limit_s, low=0, high=MAX_TIME_LIMIT_S, low_open=True
+            "time_limit_s", time_limit_s, low=MIN_TIME_LIMIT_S, high=MAX_TIME_LIMIT_S
         )
         if answer is None or answer is Ellipsis:
             return Feedback(False, NO_ANSWER)
         return run_judge(judge, answer, time_limit_s=time_limit_s)
 
+    # help() and Jupyter show the judge's parameter name, and the time limit
+    first = next(iter(inspect.signature(judge).parameters.values()))
+    check.__signature__ = inspect.Signature(
+        [
+            first.replace(default=None),
+            inspect.Parameter(
+                "time_limit_s", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_TIME_LIMIT_S
+            ),
+        ],
+        return_annotation="Feedback",
+    )
     return check
 
 
