@@ -131,9 +131,14 @@ class Scenario:
         policy=None,
     ) -> SimulationResult:
         """Simulate one instance: ``instance(...).simulate(max_batch, max_wait_us, policy)``."""
-        return self.instance(n, duration_us=duration_us, seed=seed).simulate(
-            max_batch, max_wait_us, policy=policy
-        )
+        instance = self.instance(n, duration_us=duration_us, seed=seed)
+        if instance.arrivals.size == 0:
+            asked = f"n={n}" if n is not None else f"duration_us={duration_us}"
+            raise ValueError(
+                f"{asked} gives no arrivals, so there is nothing to simulate: ask for n >= 1 "
+                "or a longer duration_us"
+            )
+        return instance.simulate(max_batch, max_wait_us, policy=policy)
 
 
 SCENARIOS: dict[str, Scenario] = {

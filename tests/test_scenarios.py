@@ -78,6 +78,10 @@ def test_bad_sizes_and_names_are_refused():
         calm.instance(seed=0)
     with pytest.raises(ValueError, match="n"):
         calm.instance(-1, seed=0)
+    with pytest.raises(ValueError, match="duration_us=1e-06 gives no arrivals"):
+        calm.simulate(duration_us=1e-6, seed=0)
+    with pytest.raises(ValueError, match="n=0 gives no arrivals"):
+        calm.simulate(0, seed=0)
     with pytest.raises(ValueError, match="unknown|name"):
         scenarios.get("nope")
     with pytest.raises(ValueError, match="name"):
