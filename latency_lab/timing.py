@@ -448,6 +448,7 @@ def call_overhead_ns(
     blocks of about 200 µs). The loop is ``for _ in itertools.repeat(None, calls)`` (what
     ``timeit`` uses), so the figure includes a few nanoseconds of loop overhead.
     """
+    repeats = validate.integer("repeats", repeats, low=1, high=MAX_ROUNDS)
     frame = compare({"func": func}, rounds=repeats, calls=calls)
     return float(frame["ns_per_call"].median())
 
@@ -485,6 +486,7 @@ def clock_table(calls: int | None = None, repeats: int = 7, reads: int = 100_000
     of :func:`compare` of all clocks, ``calls`` reads per block, None to calibrate) and
     ``smallest_gap_ns`` (see :func:`smallest_gap_ns`, ``reads`` reads per clock).
     """
+    repeats = validate.integer("repeats", repeats, low=1, high=MAX_ROUNDS)
     reads = validate.integer("reads", reads, low=2, high=MAX_READS)
     funcs = {name: func for name, (func, _, _) in CLOCKS.items()}
     overhead = summarize(compare(funcs, rounds=repeats, calls=calls))["median_ns"]
