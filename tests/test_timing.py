@@ -262,6 +262,10 @@ def test_call_overhead_is_at_least_the_work_done():
     assert timing.call_overhead_ns(spin, calls=3, repeats=2) >= SPIN_NS
     with pytest.raises(ValueError, match="calls"):
         timing.call_overhead_ns(time.perf_counter_ns, calls=0)
+    with pytest.raises(ValueError, match="repeats"):
+        timing.call_overhead_ns(time.perf_counter_ns, repeats=0)
+    with pytest.raises(ValueError, match="repeats"):
+        timing.clock_table(repeats=10**9)
 
 
 def test_smallest_gap_of_a_clock_that_never_ticks_is_nan():
