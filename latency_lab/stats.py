@@ -141,7 +141,7 @@ def _summary(count, mean, std, low, pcts, high, suffix="") -> dict[str, float]:
 
 def percentile_label(p: float) -> str:
     """'p50', 'p99', 'p99.9': the label a percentile gets in tables."""
-    return f"p{p:g}"
+    return f"p{validate.real('p', p, low=0, high=100):g}"
 
 
 def ecdf(samples) -> tuple[np.ndarray, np.ndarray]:
@@ -160,10 +160,15 @@ def correct_coordinated_omission(samples, expected_interval) -> np.ndarray:
     """
     values = validate.samples("samples", samples, allow_empty=True)
     interval = validate.real("expected_interval", expected_interval, low=0, low_open=True)
-    if np.issubdtype(values.dtype, np.integer) and float(interval).is_integer():
-        interval = int(interval)
-    missing = np.maximum(values // interval - 1, 0).astype(np.int64)
-    total = int(missing.sum())
+    # Bound the work first, in floating point, so a tiny interval cannot overflow the counts.
+    approx_total = float(np.maximum(values / interval - 1, 0).sum())
+    if approx_total <= MAX_CORRECTED_SAMPLES + values.size:
+        if np.issubdtype(values.dtype, np.integer) and interval.is_integer() and interval < 2**62:
+            interval = int(interval)  # exact integer steps for integer samples
+        missing = np.maximum(values // interval - 1, 0).astype(np.int64)
+        total = int(missing.sum())
+    else:
+        total = approx_total
     if total > MAX_CORRECTED_SAMPLES:
         raise ValueError(
             f"expected_interval={interval} would synthesize {total:,} samples "
