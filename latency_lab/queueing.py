@@ -39,7 +39,9 @@ def utilization(arrival_rate: float, mean_service_us: float, servers: int = 1) -
     rho = units.rate_to_count(arrival_rate, mean_service_us) / servers
     if rho >= 1:
         raise ValueError(
-            f"utilization rho = {rho:.3f} >= 1: arrivals outpace service and queues grow without bound"
+            f"utilization rho = arrival_rate * mean_service_us / servers = {rho:.3f} >= 1: "
+            "arrivals outpace service and queues grow without bound; lower arrival_rate or "
+            "mean_service_us"
         )
     return rho
 
