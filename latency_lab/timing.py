@@ -25,6 +25,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -436,6 +437,70 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     table = table.loc[order]
     table.index = pd.Index(order, name="candidate")
     return table
+
+
+class Verdict(NamedTuple):
+    """What interleaved rounds say about ``a`` against ``b`` (see :func:`verdict`)."""
+
+    a: str
+    b: str
+    ratio: float  # median over rounds of a / b (above 1: a is slower)
+    low: float  # smallest per-round ratio
+    high: float  # largest per-round ratio
+    rounds: int
+    clear: bool  # a's and b's per-round figures do not overlap: every round agrees
+    at: str  # "" for bulk means, or the percentile compared ("p50", "p99", ...)
+
+    def __str__(self) -> str:
+        at = f" at {self.at}" if self.at else ""
+        over = f"over {self.rounds} round{'s' if self.rounds != 1 else ''}"
+        if not self.clear:
+            return (
+                f"on this machine: no clear difference between {self.a} and {self.b}{at} "
+                f"(ranges overlap; {self.a} / {self.b} = {self.low:.2f}–{self.high:.2f}× {over})"
+            )
+        if self.ratio >= 1:
+            word, r, lo, hi = "slower", self.ratio, self.low, self.high
+        else:
+            word, r, lo, hi = "faster", 1 / self.ratio, 1 / self.high, 1 / self.low
+        return (
+            f"on this machine: {self.a} is {r:.{_digits(r)}f}× {word} than {self.b}{at} "
+            f"({lo:.{_digits(lo)}f}–{hi:.{_digits(hi)}f}× {over})"
+        )
+
+
+def _digits(x: float) -> int:
+    """Decimals that show a ratio to about two significant digits (1.4, 12, 130)."""
+    return 2 if x < 1.1 else 1 if x < 10 else 0
+
+
+def verdict(frame: pd.DataFrame, a: str, b: str, percentile: float | None = None) -> Verdict:
+    """Is ``a`` faster or slower than ``b`` here, by how much, and does every round agree?
+
+    Computed from a :func:`compare` result: per-round figures (``ns_per_call`` in bulk mode,
+    the nearest-rank ``percentile`` of each round's samples per call, p50 by default). The
+    difference is *clear* only when the two candidates' ranges over the rounds do not
+    overlap; otherwise the verdict says so. ``print(verdict(...))`` gives one line such as
+    "on this machine: pooled is 1.4× slower than fresh at p50 (1.3–1.5× over 7 rounds)".
+    """
+    table = per_round(frame, percentile)
+    ratio = ratios(frame, a, b, percentile).to_numpy(dtype=float)
+    clear = bool(table[a].max() < table[b].min() or table[b].max() < table[a].min())
+    at = (
+        ""
+        if not _is_per_call(frame)
+        else stats.percentile_label(50.0 if percentile is None else percentile)
+    )
+    return Verdict(
+        a=a,
+        b=b,
+        ratio=float(np.median(ratio)),
+        low=float(ratio.min()),
+        high=float(ratio.max()),
+        rounds=int(ratio.size),
+        clear=clear,
+        at=at,
+    )
 
 
 # -- clocks ---------------------------------------------------------------------------------

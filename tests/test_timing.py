@@ -297,3 +297,43 @@ def test_quick_mode(monkeypatch):
     assert config.scaled(1000, 10) == 10
     monkeypatch.setenv(config.QUICK_ENV, "0")
     assert config.scaled(1000, 10) == 1000
+
+
+def _bulk_frame(figures: dict[str, list[float]]) -> pd.DataFrame:
+    """A frame shaped like compare()'s bulk result, with chosen ns per call per round."""
+    names = list(figures)
+    rows = [(name, r, value) for name in names for r, value in enumerate(figures[name])]
+    return pd.DataFrame(
+        {
+            "candidate": pd.Categorical([n for n, _, _ in rows], categories=names),
+            "round": [r for _, r, _ in rows],
+            "ns_per_call": [v for _, _, v in rows],
+        }
+    )
+
+
+def test_verdict_is_clear_only_when_the_ranges_do_not_overlap():
+    frame = _bulk_frame({"pooled": [140, 150, 130], "fresh": [100, 100, 100]})
+    v = timing.verdict(frame, "pooled", "fresh")
+    assert (v.clear, v.rounds, v.ratio, v.low, v.high) == (True, 3, 1.4, 1.3, 1.5)
+    assert str(v) == "on this machine: pooled is 1.4× slower than fresh (1.3–1.5× over 3 rounds)"
+    assert str(timing.verdict(frame, "fresh", "pooled")).startswith(
+        "on this machine: fresh is 1.4× faster than pooled (1.3–1.5×"
+    )
+    mixed = _bulk_frame({"pooled": [140, 90, 130], "fresh": [100, 100, 100]})
+    v = timing.verdict(mixed, "pooled", "fresh")
+    assert not v.clear and "no clear difference" in str(v) and "0.90–1.40×" in str(v)
+
+
+def test_verdict_on_per_call_results_names_the_percentile():
+    frame = timing.compare(
+        {"a": lambda: None, "b": lambda: None}, rounds=2, mode="per_call", calls=50
+    )
+    v = timing.verdict(frame, "a", "b", percentile=99)
+    assert v.at == "p99" and v.rounds == 2 and " at p99 " in str(v)
+
+
+def test_verdict_refuses_unknown_candidates():
+    frame = _bulk_frame({"a": [1.0], "b": [2.0]})
+    with pytest.raises(ValueError, match="numerator"):
+        timing.verdict(frame, "c", "b")
