@@ -49,12 +49,12 @@ def rate_to_count(rate_per_s, span_us):
 
 
 def _quantity(name: str, value):
-    """``value`` if it is a number (not a bool) or a numeric array; else a TypeError."""
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "iuf":
-            return value
-    elif isinstance(value, Real) and not isinstance(value, bool | np.bool_):
+    """``value`` if it is a number (not a bool) or numeric array-like (numpy, pandas)."""
+    if isinstance(value, Real) and not isinstance(value, bool | np.bool_):
         return value
+    if hasattr(value, "dtype") or hasattr(value, "dtypes"):  # numpy arrays, pandas objects
+        if np.asarray(value).dtype.kind in "iuf":
+            return value
     raise TypeError(f"{name} must be a number or a numeric array, got {type(value).__name__}")
 
 

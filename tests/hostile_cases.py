@@ -670,6 +670,7 @@ OVERRIDES: dict[str, list[dict[str, Callable[[], object]]]] = {
     "structures.TickBuffer.latest": [{"n": lambda: 4}],
     "structures.TickBuffer.vwap": [{"n": lambda: 4}],
     "tracker.LatencyTracker": [{"capacity": lambda: 1_000}],
+    "timing.verdict": [{"a": lambda: "a", "b": lambda: "b"}],
 }
 
 #: Called on a fresh instance before one of its methods is swept (methods that need data).

@@ -38,3 +38,13 @@ def test_rates_counts_and_gaps():
 def test_bad_values_are_refused_with_the_parameter_name(call, error):
     with pytest.raises(error, match=r"rate_per_s|span_us|us|seconds|ns"):
         call()
+
+
+def test_pandas_objects_keep_their_type():
+    import pandas as pd
+
+    frame = pd.DataFrame({"p99_ns": [1_500, 3_000]})
+    converted = units.ns_to_us(frame)
+    assert isinstance(converted, pd.DataFrame) and converted["p99_ns"].tolist() == [1.5, 3.0]
+    with pytest.raises(TypeError, match="ns must be"):
+        units.ns_to_us(pd.Series(["a"]))
