@@ -19,7 +19,7 @@ LINTED  := latency_lab tests notebooks benchmarks
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "latency-lab needs Python >= 3.11: run make PYTHON=python3.11 ...")'
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --editable '.[dev,bench]'
+	$(VENV)/bin/python -m pip install --quiet --editable '.[dev,bench,dask]'
 	touch $@
 
 # A busy port is an error, not a silent move to another one: the printed URL and an SSH
