@@ -20,8 +20,10 @@ from latency_lab.checks.core import Feedback
 CHECKERS = {
     "check_tail_probability": "lesson00",
     "check_fanout_for_even_odds": "lesson00",
+    "check_slow_action_fraction": "lesson00",
     "check_clock_choice": "lesson01",
     "check_float_spacing": "lesson01",
+    "check_smallest_step": "lesson01",
     "check_nearest_rank": "lesson02",
     "check_corrected_count": "lesson02",
     "check_row_stride": "lesson03",
