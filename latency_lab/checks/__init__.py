@@ -26,6 +26,7 @@ CHECKERS = {
     "check_smallest_step": "lesson01",
     "check_nearest_rank": "lesson02",
     "check_corrected_count": "lesson02",
+    "check_latencies_from_schedule": "lesson02",
     "check_row_stride": "lesson03",
     "check_vwap": "lesson03",
     "check_ring_slot": "lesson04",
