@@ -33,6 +33,7 @@ CHECKERS = {
     "check_reset_hook": "lesson04",
     "check_mm1_wait": "lesson06",
     "check_littles_law": "lesson06",
+    "check_pk_mean_wait": "lesson06",
 }
 
 __all__ = ["CHECKERS", "Feedback", *CHECKERS]
