@@ -31,6 +31,7 @@ CHECKERS = {
     "check_vwap": "lesson03",
     "check_ring_slot": "lesson04",
     "check_reset_hook": "lesson04",
+    "check_ring_push": "lesson04",
     "check_mm1_wait": "lesson06",
     "check_littles_law": "lesson06",
     "check_pk_mean_wait": "lesson06",
