@@ -235,3 +235,22 @@ def test_the_learner_may_modify_the_arrays():
         return out
 
     assert checks.check_latencies_from_schedule(destructive).passed
+
+
+@pytest.mark.parametrize(
+    "checker", [checks.check_nearest_rank, checks.check_latencies_from_schedule]
+)
+def test_a_stub_left_as_it_is_is_no_answer_yet(checker):
+    def stub(*args): ...
+
+    def stub_with_docstring(*args):
+        """Your code here."""
+
+    def returns_ellipsis(*args):
+        return ...
+
+    for unanswered in (stub, stub_with_docstring, returns_ellipsis):
+        feedback = checker(unanswered)
+        assert not feedback.passed and feedback.message.startswith("No answer yet")
+    feedback = checker(lambda *args: None)  # a lambda is an answer, a wrong one
+    assert not feedback.passed and "forget `return`" in feedback.message
