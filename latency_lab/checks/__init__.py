@@ -29,6 +29,7 @@ CHECKERS = {
     "check_latencies_from_schedule": "lesson02",
     "check_row_stride": "lesson03",
     "check_vwap": "lesson03",
+    "check_to_columns": "lesson03",
     "check_ring_slot": "lesson04",
     "check_reset_hook": "lesson04",
     "check_ring_push": "lesson04",
