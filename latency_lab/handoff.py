@@ -1,12 +1,19 @@
 """Handing items from one thread to another: deque, queue.Queue and RingBuffer (lesson 04).
 
-Two measurements, both as latency distributions in integer nanoseconds:
+What one put and one get cost, in one thread with no contention:
 
-- :func:`single_thread_ops`: what one non-blocking ``put`` and one ``get`` of each
-  structure cost, in one thread, with no contention (:func:`percentile_table` summarises);
-- :func:`cross_thread` / :func:`cross_thread_table`: the time from ``try_send`` in a
-  producer thread to ``try_recv`` in a consumer thread, per item, through a bounded
-  :class:`~latency_lab.structures.Channel`, and the throughput of the pair.
+- :func:`put_get_cases`: one non-blocking put and one get of each structure, as zero-argument
+  functions for :func:`latency_lab.timing.compare` (in bulk mode: these operations take
+  about as long as a clock read, so they are timed many to a block);
+- :func:`single_thread_ops`: the same operations timed one call at a time (each sample
+  includes a clock read), summarised by :func:`percentile_table`.
+
+What a handoff between two threads costs: :func:`cross_thread` measures the time from
+``try_send`` in a producer thread to ``try_recv`` in a consumer thread, per item, through a
+bounded :class:`~latency_lab.structures.Channel`, and the throughput of the pair;
+:func:`cross_thread_rounds` repeats such runs in interleaved rounds (so
+:func:`latency_lab.timing.verdict` can compare them) and :func:`cross_thread_table` runs
+each kind once.
 
 The threaded runs never hang and never swallow an error: an exception in either thread
 stops the other and is re-raised in the caller, and a run that outlives ``timeout_s`` is
@@ -15,16 +22,20 @@ stopped and reported with ``TimeoutError``.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from latency_lab import stats, validate
+from latency_lab import stats, timing, validate
+from latency_lab.gcwatch import GENERATIONS, GcWatch
 from latency_lab.structures import CHANNEL_KINDS, Channel, RingBuffer, make_channel
 from latency_lab.units import NS_PER_S
 
@@ -36,9 +47,41 @@ MAX_ITEMS = 10_000_000
 MAX_TIMEOUT_S = 3600.0
 #: Nearest-rank percentiles of every table here, by column name; ``max_ns`` follows them.
 TABLE_PERCENTILES = {"p50_ns": 50, "p99_ns": 99, "p99.9_ns": 99.9}
+#: What a polling thread does when it finds nothing to do: ``time.sleep(0)``, or loop again.
+IDLE_MODES = ("yield", "spin")
+_IDLE_WORDS = {"yield": "yielding", "spin": "spinning"}
+#: Longest :func:`cross_thread_rounds` may run in all, in seconds.
+MAX_TIME_LIMIT_S = 3600.0
 
 _WARMUP = 1_000
 _GRACE_S = 2.0  # how long stopped threads get to notice the stop flag
+
+
+def put_get_cases(capacity: int = 1024) -> dict[str, Callable[[], None]]:
+    """One non-blocking put then one get of each structure, as zero-argument functions for
+    :func:`latency_lab.timing.compare` (lesson 04).
+
+    Keys are :data:`KINDS`: ``deque.append``/``popleft``, ``Queue.put_nowait``/``get_nowait``
+    and ``RingBuffer.push``/``pop``. Each function is a small Python function that calls the
+    two bound methods (looked up once, when the cases are made), so a timed call costs one
+    Python-level call plus the put and the get; the structure never holds more than one
+    item. ``capacity`` bounds the ``queue.Queue`` and the ``RingBuffer`` (a power of two).
+    """
+    ring = RingBuffer(capacity)  # validates capacity for every kind
+    d, q = deque(), queue.Queue(maxsize=ring.capacity)
+
+    def pair(put, get):
+        def put_get() -> None:
+            put(1)
+            get()
+
+        return put_get
+
+    return {
+        "deque": pair(d.append, d.popleft),
+        "queue.Queue": pair(q.put_nowait, q.get_nowait),
+        "RingBuffer": pair(ring.push, ring.pop),
+    }
 
 
 def single_thread_ops(ops: int = 100_000, capacity: int = 1024) -> dict[str, dict[str, np.ndarray]]:
@@ -137,19 +180,10 @@ def cross_thread(
     -------
     (latencies_ns, items_per_second) : (int64 array of ``items``, float)
     """
-    items = validate.integer("items", items, low=1, high=MAX_ITEMS)
+    items, rate, timeout_s = _check_run(items, rate, timeout_s)
     if not isinstance(yield_when_idle, bool):
         raise TypeError(f"yield_when_idle must be True or False, got {yield_when_idle!r}")
-    timeout_s = _real("timeout_s", timeout_s, low=0, low_open=True, high=MAX_TIMEOUT_S)
-    interval_ns = None
-    if rate is not None:
-        rate = _real("rate", rate, low=0, low_open=True)
-        if items / rate > timeout_s:
-            raise ValueError(
-                f"rate: sending {items:,} items at {rate:g} items/s takes {items / rate:.3g} s, "
-                f"longer than timeout_s={timeout_s:g}"
-            )
-        interval_ns = NS_PER_S / rate
+    interval_ns = None if rate is None else NS_PER_S / rate
     if isinstance(kind, Channel):
         channel = kind
         if len(channel):
@@ -257,6 +291,192 @@ def cross_thread_table(
             rows[label] = {**_percentile_row(label, latencies), "items_per_s": achieved}
     table = pd.DataFrame.from_dict(rows, orient="index")
     return table.astype({name: np.int64 for name in (*TABLE_PERCENTILES, "max_ns")})
+
+
+class HandoffRounds(NamedTuple):
+    """Interleaved rounds of threaded runs (see :func:`cross_thread_rounds`), in the two
+    shapes :func:`latency_lab.timing.compare` returns, so that ``timing.per_round``,
+    ``timing.summarize`` and ``timing.verdict`` read them."""
+
+    #: One row per item, like ``compare(mode="per_call")``: ``latency_ns`` is the handoff.
+    latency: pd.DataFrame
+    #: One row per run, like ``compare(mode="bulk")``: ``calls`` is items moved, ``total_ns``
+    #: the run's duration and ``ns_per_call`` the time per item moved (1 / throughput).
+    runs: pd.DataFrame
+
+
+def cross_thread_rounds(
+    kinds: Iterable[str] = KINDS,
+    idle: Iterable[str] = IDLE_MODES,
+    *,
+    rounds: int = 5,
+    items: int = 20_000,
+    capacity: int = 1024,
+    rate: float | None = None,
+    timeout_s: float = 60.0,
+    time_limit_s: float = 600.0,
+) -> HandoffRounds:
+    """Runs of :func:`cross_thread` for every kind and idle mode, in interleaved rounds
+    (lesson 04).
+
+    The candidates are named ``"<kind> yielding"`` and ``"<kind> spinning"`` after the idle
+    mode (:data:`IDLE_MODES`): ``"yield"`` calls ``time.sleep(0)`` when a thread finds
+    nothing to do, ``"spin"`` polls again at once. Each round runs every candidate once, on
+    a new channel, in an order rotated by one each round, so no candidate always goes first
+    and a disturbance that lasts a while hits them alike. A short untimed run of each (up to
+    1,000 items) comes first. Collections of the garbage collector during a run are counted.
+
+    Parameters
+    ----------
+    kinds : iterable of str
+        Distinct members of :data:`KINDS`.
+    idle : iterable of str
+        Distinct members of :data:`IDLE_MODES`.
+    rounds : int in [1, ``timing.MAX_ROUNDS``]
+        rounds × candidates × items must be at most ``timing.MAX_SAMPLES``.
+    items, capacity, rate, timeout_s
+        Of each run, as in :func:`cross_thread` (``timeout_s`` bounds one run).
+    time_limit_s : float in (0, :data:`MAX_TIME_LIMIT_S`]
+        Paced runs that would take longer in all are refused up front; once the limit has
+        passed no new round starts (a ``RuntimeWarning`` says so; at least one round runs).
+
+    Returns
+    -------
+    HandoffRounds
+        ``latency``: one row per item — ``candidate`` (categorical, in order), ``round``,
+        ``position`` (0 = first in its round), ``call`` (the item's index in its run),
+        ``latency_ns`` (int64) and ``gen0_gcs``..``gen2_gcs`` (a run's collections are on
+        its first item's row, so sums per candidate or round are right).
+        ``runs``: one row per run — ``candidate``, ``round``, ``position``, ``calls``
+        (items), ``total_ns``, ``ns_per_call`` and the run's ``gen*_gcs``.
+        Both carry ``attrs`` ``mode`` (``"per_call"``, ``"bulk"``), ``clock``,
+        ``candidates``, ``rounds`` (completed), ``items_per_run`` and ``rate``.
+    """
+    kinds = _distinct("kinds", kinds, KINDS)
+    idle = _distinct("idle", idle, IDLE_MODES)
+    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
+    items, rate, timeout_s = _check_run(items, rate, timeout_s)
+    time_limit_s = _real("time_limit_s", time_limit_s, low=0, low_open=True, high=MAX_TIME_LIMIT_S)
+    candidates = [(kind, mode) for kind in kinds for mode in idle]
+    names = [f"{kind} {_IDLE_WORDS[mode]}" for kind, mode in candidates]
+    k = len(candidates)
+    samples = rounds * k * items
+    if samples > timing.MAX_SAMPLES:
+        raise ValueError(
+            f"items: {rounds} rounds × {k} candidates × {items:,} items = {samples:,} samples, "
+            f"above timing.MAX_SAMPLES={timing.MAX_SAMPLES:,}; ask for fewer"
+        )
+    if rate is not None and samples / rate > time_limit_s:
+        raise ValueError(
+            f"rate: {samples:,} items at {rate:g} items/s take {samples / rate:.3g} s, longer "
+            f"than time_limit_s={time_limit_s:g}; ask for fewer rounds or items"
+        )
+    for kind in kinds:
+        make_channel(kind, capacity)  # refuses a bad capacity before any thread starts
+
+    warm = min(items, _WARMUP)
+    for kind, mode in candidates:
+        cross_thread(kind, warm, capacity, mode == "yield", rate, timeout_s=timeout_s)
+
+    latency = np.zeros((rounds, k, items), dtype=np.int64)
+    order = np.zeros((rounds, k), dtype=np.int64)
+    total_ns = np.zeros((rounds, k), dtype=np.int64)
+    gcs = np.zeros((rounds, k, len(GENERATIONS)), dtype=np.int64)
+    limit_ns = time_limit_s * NS_PER_S
+    started, done = time.perf_counter_ns(), 0
+    with GcWatch(capacity=0) as watch:
+        for r in range(rounds):
+            if r and time.perf_counter_ns() - started > limit_ns:
+                break
+            for position in range(k):
+                c = (r + position) % k
+                kind, mode = candidates[c]
+                before = [watch.counts[g] for g in GENERATIONS]
+                began = time.perf_counter_ns()
+                latency[r, position], _ = cross_thread(
+                    kind, items, capacity, mode == "yield", rate, timeout_s=timeout_s
+                )
+                total_ns[r, position] = time.perf_counter_ns() - began
+                gcs[r, position] = np.subtract([watch.counts[g] for g in GENERATIONS], before)
+                order[r, position] = c
+            done = r + 1
+    if done < rounds:
+        warnings.warn(
+            f"cross_thread_rounds stopped after {done} of {rounds} rounds: "
+            f"time_limit_s={time_limit_s:g} was reached",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    latency, order, total_ns, gcs = latency[:done], order[:done], total_ns[:done], gcs[:done]
+    shape = (done, k, items)
+    per_item = pd.DataFrame(
+        {
+            "candidate": pd.Categorical.from_codes(
+                np.broadcast_to(order[:, :, None], shape).ravel(), names
+            ),
+            "round": np.broadcast_to(np.arange(done)[:, None, None], shape).ravel(),
+            "position": np.broadcast_to(np.arange(k)[None, :, None], shape).ravel(),
+            "call": np.broadcast_to(np.arange(items)[None, None, :], shape).ravel(),
+            "latency_ns": latency.ravel(),
+        }
+    )
+    per_run = pd.DataFrame(
+        {
+            "candidate": pd.Categorical.from_codes(order.ravel(), names),
+            "round": np.repeat(np.arange(done), k),
+            "position": np.tile(np.arange(k), done),
+            "calls": np.full(done * k, items, dtype=np.int64),
+            "total_ns": total_ns.ravel(),
+            "ns_per_call": total_ns.ravel() / items,
+        }
+    )
+    first_item = np.zeros((done, k, items, len(GENERATIONS)), dtype=np.int32)
+    first_item[:, :, 0] = gcs
+    first_item = first_item.reshape(-1, len(GENERATIONS))
+    for g in GENERATIONS:
+        per_item[f"gen{g}_gcs"] = first_item[:, g]
+        per_run[f"gen{g}_gcs"] = gcs[:, :, g].ravel()
+    common = dict(
+        clock="perf_counter_ns",
+        candidates=tuple(names),
+        rounds=done,
+        items_per_run=items,
+        rate=rate,
+    )
+    per_item.attrs.update(mode="per_call", **common)
+    per_run.attrs.update(mode="bulk", **common)
+    return HandoffRounds(per_item, per_run)
+
+
+def _distinct(name: str, values, allowed: tuple[str, ...]) -> list[str]:
+    """``values`` as a non-empty list of distinct members of ``allowed``."""
+    if isinstance(values, str):
+        values = [values]
+    try:
+        values = list(itertools.islice(values, len(allowed) + 1))
+    except TypeError:
+        raise TypeError(f"{name} must be an iterable of {allowed}, got {values!r}") from None
+    if not values:
+        raise ValueError(f"{name} must name at least one of {allowed}")
+    for value in values:
+        validate.one_of(name, value, allowed)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat a value, got {values}")
+    return values
+
+
+def _check_run(items, rate, timeout_s) -> tuple[int, float | None, float]:
+    """``items``, ``rate`` and ``timeout_s`` of one threaded run, checked."""
+    items = validate.integer("items", items, low=1, high=MAX_ITEMS)
+    timeout_s = _real("timeout_s", timeout_s, low=0, low_open=True, high=MAX_TIMEOUT_S)
+    if rate is not None:
+        rate = _real("rate", rate, low=0, low_open=True)
+        if items / rate > timeout_s:
+            raise ValueError(
+                f"rate: sending {items:,} items at {rate:g} items/s takes {items / rate:.3g} s, "
+                f"longer than timeout_s={timeout_s:g}"
+            )
+    return items, rate, timeout_s
 
 
 def _real(name: str, value, **limits) -> float:

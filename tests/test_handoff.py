@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from latency_lab import handoff
+from latency_lab import handoff, timing
 from latency_lab.structures import Channel, make_channel
 
 COLUMNS = ["p50_ns", "p99_ns", "p99.9_ns", "max_ns"]
@@ -203,3 +203,85 @@ def test_cross_thread_table_is_in_ns(rate):
     assert (table[COLUMNS].dtypes == np.int64).all()
     assert (np.diff(table[COLUMNS].to_numpy(), axis=1) >= 0).all()  # p50 <= ... <= max
     assert (table["items_per_s"] > 0).all()
+
+
+def test_put_get_cases_make_one_put_and_one_get_per_call():
+    cases = handoff.put_get_cases(capacity=4)
+    assert list(cases) == list(handoff.KINDS)
+    for case in cases.values():
+        for _ in range(10):  # more calls than the capacity: each call leaves it empty
+            assert case() is None
+
+
+def test_put_get_cases_are_timed_by_compare_in_bulk():
+    frame = timing.compare(handoff.put_get_cases(), rounds=2, calls=50)
+    assert list(frame.attrs["candidates"]) == list(handoff.KINDS)
+    assert (frame["calls"] == 50).all() and (frame["ns_per_call"] > 0).all()
+
+
+@pytest.mark.parametrize("capacity, error", [(6, ValueError), (0, ValueError), ("8", TypeError)])
+def test_put_get_cases_refuse_a_bad_capacity(capacity, error):
+    with pytest.raises(error, match="capacity"):
+        handoff.put_get_cases(capacity)
+
+
+@pytest.mark.parametrize("rate", [None, 50_000.0])
+def test_cross_thread_rounds_interleave_every_candidate_in_compare_shapes(rate):
+    result = handoff.cross_thread_rounds(rounds=3, items=200, capacity=16, rate=rate)
+    names = [f"{k} {m}" for k in handoff.KINDS for m in ("yielding", "spinning")]
+    latency, runs = result
+    assert list(latency.attrs["candidates"]) == names and latency.attrs["rounds"] == 3
+    assert latency.attrs["mode"] == "per_call" and runs.attrs["mode"] == "bulk"
+    assert latency["latency_ns"].dtype == np.int64 and (latency["latency_ns"] >= 0).all()
+    assert len(latency) == 3 * len(names) * 200 and len(runs) == 3 * len(names)
+    # every round runs every candidate once, starting one further along each round
+    firsts = runs[runs["position"] == 0]["candidate"].tolist()
+    assert firsts == names[:3]
+    for _, one_round in runs.groupby("round"):
+        assert sorted(one_round["candidate"]) == sorted(names)
+    assert (runs["ns_per_call"] == runs["total_ns"] / runs["calls"]).all()
+    # the harness's readers accept both shapes
+    assert list(timing.summarize(latency).index) == names
+    assert timing.per_round(runs).shape == (3, len(names))
+    verdict = timing.verdict(latency, names[1], names[0], 99)
+    assert verdict.rounds == 3 and verdict.at == "p99"
+
+
+def test_cross_thread_rounds_counts_collections_once_per_run():
+    result = handoff.cross_thread_rounds(["deque"], ["yield"], rounds=2, items=100, capacity=8)
+    gcs = [f"gen{g}_gcs" for g in (0, 1, 2)]
+    per_run = result.runs[gcs].sum()
+    assert (result.latency[gcs].sum() == per_run).all()
+    assert (result.latency.loc[result.latency["call"] > 0, gcs] == 0).all().all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"kinds": ["list"]}, ValueError, "kinds must be one of"),
+        ({"kinds": []}, ValueError, "kinds must name at least one"),
+        ({"kinds": ["deque", "deque"]}, ValueError, "must not repeat"),
+        ({"kinds": 3}, TypeError, "kinds must be an iterable"),
+        ({"idle": ["nap"]}, ValueError, "idle must be one of"),
+        ({"rounds": 0}, ValueError, "rounds"),
+        ({"items": 10**7}, ValueError, "MAX_SAMPLES"),
+        ({"capacity": 6}, ValueError, "power of two"),
+        ({"rate": 1.0}, ValueError, "rate"),
+        ({"rate": 1_000.0, "items": 1_000, "time_limit_s": 1}, ValueError, "time_limit_s"),
+        ({"time_limit_s": 0}, ValueError, "time_limit_s"),
+    ],
+)
+def test_cross_thread_rounds_refuses_bad_parameters_before_any_thread_starts(kwargs, error, match):
+    before = threading.active_count()
+    with pytest.raises(error, match=match):
+        handoff.cross_thread_rounds(**({"items": 100} | kwargs))
+    assert threading.active_count() == before
+
+
+def test_cross_thread_rounds_stops_starting_rounds_after_its_time_limit():
+    with pytest.warns(RuntimeWarning, match="stopped after 1 of 50 rounds"):
+        result = handoff.cross_thread_rounds(
+            ["queue.Queue"], ["spin"], rounds=50, items=2_000, capacity=8, time_limit_s=0.01
+        )
+    assert result.latency.attrs["rounds"] == result.runs.attrs["rounds"] == 1
+    assert len(result.runs) == 1 and len(result.latency) == 2_000
