@@ -32,25 +32,22 @@ class Order:
         self.order_id, self.price, self.size, self.side = order_id, price, size, side
 
 
-def per_op(
+def per_op_frame(
     cases: dict[str, Callable[[], object]], calls: int, warmup: int = 1_000, rounds: int = 5
 ) -> pd.DataFrame:
-    """Per-operation latency summary (ns) and garbage collections for each case.
+    """Every per-operation sample behind :func:`per_op`, for :func:`latency_lab.timing.verdict`.
 
     ``calls`` samples per case (at least), split over ``rounds`` interleaved rounds of
     :func:`latency_lab.timing.compare` in per-call mode; each timed block starts after a
     full collection, so the collections counted in a block are the case's own doing.
-    ``warmup`` untimed calls per case come first.
-
-    Returns one row per case: ``p50_ns``, ``p99_ns``, ``p99.9_ns``, ``max_ns``
-    (nearest rank) and ``gen0_gcs``, ``gen1_gcs``, ``gen2_gcs`` (collections started during
-    its calls). ``attrs["empty_call_ns"]`` is the median sample of an empty call: the part
-    of every sample that is the clock and the loop, not the operation.
+    ``warmup`` untimed calls per case come first. Returns the comparison's frame: one row
+    per call with ``candidate``, ``round``, ``latency_ns`` and the ``gen*_gcs`` columns;
+    ``attrs["empty_call_ns"]`` is the median sample of an empty call (the clock's share).
     """
     calls = validate.integer("calls", calls, low=1, high=timing.MAX_SAMPLES)
     rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
     rounds = min(rounds, calls)
-    frame = timing.compare(
+    return timing.compare(
         cases,
         rounds=rounds,
         mode="per_call",
@@ -58,6 +55,21 @@ def per_op(
         warmup=warmup,
         collect_before=2,
     )
+
+
+def per_op(
+    cases: dict[str, Callable[[], object]], calls: int, warmup: int = 1_000, rounds: int = 5
+) -> pd.DataFrame:
+    """Per-operation latency summary (ns) and garbage collections for each case.
+
+    Measured by :func:`per_op_frame` (``calls`` samples per case over ``rounds``
+    interleaved rounds, after ``warmup`` untimed calls): one row per case with ``p50_ns``,
+    ``p99_ns``, ``p99.9_ns``, ``max_ns`` (nearest rank) and ``gen0_gcs``, ``gen1_gcs``,
+    ``gen2_gcs``.
+    ``attrs["empty_call_ns"]`` is the median sample of an empty call: the part of every
+    sample that is the clock and the loop, not the operation.
+    """
+    frame = per_op_frame(cases, calls, warmup, rounds)
     table = timing.summarize(frame).drop(columns="count")
     table.index.name = None
     table.attrs["empty_call_ns"] = frame.attrs["empty_call_ns"]

@@ -11,6 +11,7 @@ wall-clock claims about them live in ``benchmarks/bench_memory.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -119,18 +120,70 @@ def load_latency_ns(
     return float(frame["ns_per_call"].median()) / steps
 
 
-def cache_sweep(sizes_bytes, steps: int = 2_000_000) -> pd.DataFrame:
-    """Load latency for each working-set size: steps appear at each cache's size.
+def size_label(n: int) -> str:
+    """``n`` bytes (an integer >= 0) as a short label: ``"512 B"``, ``"64 KiB"``, ``"3 MiB"``."""
+    n = validate.integer("n", n, low=0)
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n} B"
 
-    Columns ``bytes`` and ``ns_per_load``.
-    """
+
+def _check_sizes(sizes_bytes) -> np.ndarray:
     sizes = validate.samples("sizes_bytes", sizes_bytes)
-    if sizes.dtype.kind not in "iu" or sizes.size > 64:
-        raise ValueError("sizes_bytes must be at most 64 integer sizes in bytes")
+    if sizes.dtype.kind not in "iu" or not 1 <= sizes.size <= 64:
+        raise ValueError("sizes_bytes must be 1 to 64 integer sizes in bytes")
+    if sizes.min() < 16 or sizes.max() > MAX_WORKING_SET_BYTES:
+        raise ValueError(f"sizes_bytes must each be in [16, {MAX_WORKING_SET_BYTES:,}] bytes")
+    if int(sizes.sum()) > MAX_WORKING_SET_BYTES:
+        raise ValueError(
+            f"sizes_bytes add up to more than MAX_WORKING_SET_BYTES={MAX_WORKING_SET_BYTES:,} "
+            "(every working set is held at once)"
+        )
+    return sizes.astype(np.int64)
+
+
+def chase_cases(sizes_bytes, steps: int = 2_000_000, seed=0) -> dict[str, Callable[[], int]]:
+    """One pointer-chasing candidate per working-set size, for :func:`latency_lab.timing.compare`.
+
+    Names are :func:`size_label` of each size (``"4 KiB"``, ``"256 MiB"``); each candidate
+    follows ``steps`` links of its own random cycle, so its time divided by ``steps`` is
+    the latency of one dependent load. ``sizes_bytes`` holds 1 to 64 distinct integer sizes,
+    each 16 to ``MAX_WORKING_SET_BYTES`` and together at most that (all are held at once);
+    ``steps`` is 1 to ``MAX_STEPS``.
+    """
+    sizes = _check_sizes(sizes_bytes)
+    steps = validate.integer("steps", steps, low=1, high=MAX_STEPS)
+    rng = validate.rng("seed", seed)
+    labels = [size_label(int(size)) for size in sizes]
+    if len(set(labels)) != len(labels):
+        raise ValueError("sizes_bytes must be distinct")
+    cases = {}
+    for label, size in zip(labels, sizes, strict=True):
+        nxt = random_cycle(int(size) // 8, rng)  # writing it maps every page
+        cases[label] = lambda nxt=nxt: chase(nxt, steps)
+    return cases
+
+
+def cache_sweep(sizes_bytes, steps: int = 2_000_000, rounds: int = 3) -> pd.DataFrame:
+    """Load latency for each working-set size, all sizes timed in the same interleaved
+    rounds: steps appear at each cache's size.
+
+    One row per size (see :func:`chase_cases` for the limits): ``bytes``, ``label``,
+    ``ns_per_load`` (median over ``rounds``) and its range over the rounds,
+    ``ns_per_load_low`` and ``ns_per_load_high``.
+    """
+    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
+    steps = validate.integer("steps", steps, low=1, high=MAX_STEPS)
+    cases = chase_cases(sizes_bytes, steps)
+    per_load = timing.per_round(timing.compare(cases, rounds=rounds)) / steps
     return pd.DataFrame(
         {
-            "bytes": sizes.astype(np.int64),
-            "ns_per_load": [load_latency_ns(int(s), steps) for s in sizes],
+            "bytes": _check_sizes(sizes_bytes),
+            "label": list(cases),
+            "ns_per_load": per_load.median().to_numpy(),
+            "ns_per_load_low": per_load.min().to_numpy(),
+            "ns_per_load_high": per_load.max().to_numpy(),
         }
     )
 
@@ -171,34 +224,52 @@ def _ratio_row(frame: pd.DataFrame, numerator: str, denominator: str) -> dict[st
     return {"ratio": ratio.median(), "ratio_low": ratio.min(), "ratio_high": ratio.max()}
 
 
+#: The methods :func:`traversal_cases` times, and how each runs the kernels.
+TRAVERSAL_METHODS = ("compiled", "interpreted")
+
+
+def traversal_cases(n: int = 4096, lines: int = 256, seed=0) -> dict[str, Callable[[], float]]:
+    """Sum ``lines`` rows vs ``lines`` columns of one random n×n C-ordered float64 array —
+    the same number of elements — compiled and interpreted (``.py_func``), as candidates
+    for :func:`latency_lab.timing.compare`.
+
+    Names: ``"compiled, by rows"``, ``"compiled, by columns"``, ``"interpreted, by rows"``,
+    ``"interpreted, by columns"``. Each call sums ``lines × n`` elements. ``n`` is 2 to
+    ``MAX_SIDE``, ``lines`` 1 to ``n``; ``seed`` is an int >= 0 or a Generator.
+    """
+    n = validate.integer("n", n, low=2, high=MAX_SIDE)
+    lines = validate.integer("lines", lines, low=1, high=n)
+    a = validate.rng("seed", seed).random((n, n))
+    kernels = {
+        "compiled": (sum_by_rows, sum_by_columns),
+        "interpreted": (sum_by_rows.py_func, sum_by_columns.py_func),
+    }
+    cases = {}
+    for method, (by_rows, by_columns) in kernels.items():
+        cases[f"{method}, by rows"] = lambda f=by_rows: f(a, lines)
+        cases[f"{method}, by columns"] = lambda f=by_columns: f(a, lines)
+    return cases
+
+
 def traversal_table(n: int = 4096, lines: int = 256, rounds: int = 7) -> pd.DataFrame:
     """Sum ``lines`` rows vs ``lines`` columns of an n×n C-ordered array (the same number of
-    elements), compiled and interpreted, timed in interleaved rounds.
+    elements), compiled and interpreted, all four timed in the same interleaved rounds.
 
     One row per method (``compiled``, ``interpreted``); columns ``rows_ns`` and
     ``columns_ns`` (median ns per sum over rounds), and the per-round ratio columns / rows
     as ``ratio`` (median), ``ratio_low`` and ``ratio_high`` (its range), and ``rounds``.
-    ``n`` is 2 to ``MAX_SIDE``, ``lines`` 1 to ``n``; the interpreted pair, thousands of
-    times slower, runs ``min(rounds, 3)`` rounds.
+    ``n`` is 2 to ``MAX_SIDE``, ``lines`` 1 to ``n``, ``rounds`` 1 to ``timing.MAX_ROUNDS``.
     """
-    n = validate.integer("n", n, low=2, high=MAX_SIDE)
-    lines = validate.integer("lines", lines, low=1, high=n)
     rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
-    a = np.random.default_rng(0).random((n, n))
+    frame = timing.compare(traversal_cases(n, lines), rounds=rounds)
+    medians = timing.summarize(frame)["median_ns"]
     table = {}
-    for method, (by_rows, by_columns, r) in {
-        "compiled": (sum_by_rows, sum_by_columns, rounds),
-        "interpreted": (sum_by_rows.py_func, sum_by_columns.py_func, min(rounds, 3)),
-    }.items():
-        frame = timing.compare(
-            {"rows": lambda f=by_rows: f(a, lines), "columns": lambda f=by_columns: f(a, lines)},
-            rounds=r,
-        )
-        medians = timing.summarize(frame)["median_ns"]
+    for method in TRAVERSAL_METHODS:
+        rows, columns = f"{method}, by rows", f"{method}, by columns"
         table[method] = {
-            "rows_ns": medians["rows"],
-            "columns_ns": medians["columns"],
-            **_ratio_row(frame, "columns", "rows"),
+            "rows_ns": medians[rows],
+            "columns_ns": medians[columns],
+            **_ratio_row(frame, columns, rows),
             "rounds": frame.attrs["rounds"],
         }
     return pd.DataFrame(table).T.astype({"rounds": np.int64}).rename_axis("method")
@@ -266,6 +337,22 @@ def vwap_vectorized(prices, sizes) -> float:
     return float(np.einsum("i,i->", prices, sizes) / volume)
 
 
+#: The name of the memory-order copy among :func:`strided_copy_cases`.
+MEMORY_ORDER_COPY = "a.copy() (memory order)"
+#: The name of the copy through the transpose's strides among :func:`strided_copy_cases`.
+STRIDED_COPY = "np.ascontiguousarray(a.T) (strided reads)"
+
+
+def strided_copy_cases(n: int = 4096, seed=0) -> dict[str, Callable[[], np.ndarray]]:
+    """Copy one random n×n float64 array in memory order (``MEMORY_ORDER_COPY``) vs through
+    its transpose's strides (``STRIDED_COPY``), as candidates for
+    :func:`latency_lab.timing.compare`. ``n`` is 2 to ``MAX_COPY_SIDE`` (source and copy
+    within ``MAX_ARRAY_BYTES``)."""
+    n = validate.integer("n", n, low=2, high=MAX_COPY_SIDE)
+    a = validate.rng("seed", seed).random((n, n))
+    return {MEMORY_ORDER_COPY: a.copy, STRIDED_COPY: lambda: np.ascontiguousarray(a.T)}
+
+
 def strided_copy_table(n: int = 4096, rounds: int = 7) -> pd.DataFrame:
     """Copy an n×n array in memory order vs through its transpose's strides, interleaved.
 
@@ -273,19 +360,13 @@ def strided_copy_table(n: int = 4096, rounds: int = 7) -> pd.DataFrame:
     time over the memory-order copy: ``vs_memory_order`` (median), ``ratio_low`` and
     ``ratio_high``. ``n`` is 2 to ``MAX_COPY_SIDE`` (source and copy within ``MAX_ARRAY_BYTES``).
     """
-    n = validate.integer("n", n, low=2, high=MAX_COPY_SIDE)
     rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
-    a = np.random.default_rng(0).random((n, n))
-    memory_order = "a.copy() (memory order)"
-    cases = {
-        memory_order: a.copy,
-        "np.ascontiguousarray(a.T) (strided reads)": lambda: np.ascontiguousarray(a.T),
-    }
+    cases = strided_copy_cases(n)
     frame = timing.compare(cases, rounds=rounds)
     medians = timing.summarize(frame)["median_ns"]
     rows = {}
     for name in cases:
-        ratio = _ratio_row(frame, name, memory_order)
+        ratio = _ratio_row(frame, name, MEMORY_ORDER_COPY)
         rows[name] = {
             "time_ns": medians[name],
             "vs_memory_order": ratio["ratio"],
@@ -295,47 +376,82 @@ def strided_copy_table(n: int = 4096, rounds: int = 7) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def layout_table(n: int = 1_000_000, rounds: int = 5) -> pd.DataFrame:
-    """VWAP over ``n`` ticks by layout and method: nanoseconds per tick and bytes per tick.
+#: The (layout, method) pairs of :func:`layout_cases`, with the bytes per tick each layout
+#: stores for the fields a VWAP reads (None: Python objects, no fixed size).
+LAYOUTS = {
+    ("list of tuples", "interpreted loop"): None,
+    ("struct of arrays", "interpreted loop"): 16,
+    ("array of structs", "numpy vectorized"): 40,
+    ("struct of arrays", "numpy vectorized"): 16,
+    ("array of structs", "compiled loop"): 40,
+    ("struct of arrays", "compiled loop"): 16,
+}
+
+
+def layout_name(layout: str, method: str) -> str:
+    """The candidate name of a (layout, method) pair in :func:`layout_cases`:
+    ``"layout / method"``, e.g. ``"struct of arrays / numpy vectorized"``."""
+    if (layout, method) not in LAYOUTS:
+        raise ValueError(
+            f"(layout, method) must be one of {list(LAYOUTS)}, got {(layout, method)!r}"
+        )
+    return f"{layout} / {method}"
+
+
+def layout_cases(n: int = 1_000_000, seed=0) -> dict[str, Callable[[], float]]:
+    """The VWAP of ``n`` ticks (1 to ``MAX_LAYOUT_TICKS``) by layout and method, as
+    candidates for :func:`latency_lab.timing.compare`, named by :func:`layout_name`.
 
     Layouts: a list of Python tuples, an array of structs (``TICK_DTYPE``, 40 bytes a row)
     and a struct of arrays (contiguous price and size columns, 16 bytes a row). Methods:
-    an interpreted loop, numpy vectorized, a compiled loop. All six are timed in the same
-    interleaved rounds; ``ns_per_tick`` is the median over rounds. ``n`` is 1 to
-    ``MAX_LAYOUT_TICKS``.
+    an interpreted loop, numpy vectorized (:func:`vwap_vectorized`), a compiled loop
+    (:func:`vwap_loop`). Every candidate computes the same VWAP of the same ticks.
     """
     n = validate.integer("n", n, low=1, high=MAX_LAYOUT_TICKS)
-    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
-    aos = make_ticks(n)
+    aos = make_ticks(n, seed)
     prices, sizes = np.ascontiguousarray(aos["price"]), np.ascontiguousarray(aos["size"])
     tuples = list(zip(prices.tolist(), sizes.tolist(), strict=True))
 
     def tuple_loop():
-        return sum(p * s for p, s in tuples) / sum(s for _, s in tuples)
+        notional = volume = 0.0
+        for price, size in tuples:
+            notional += price * size
+            volume += size
+        return notional / volume
 
-    cases = {
-        ("list of tuples", "interpreted loop"): (tuple_loop, None),
-        ("struct of arrays", "interpreted loop"): (
-            lambda: vwap_loop.py_func(prices, sizes),
-            16,
+    functions = {
+        ("list of tuples", "interpreted loop"): tuple_loop,
+        ("struct of arrays", "interpreted loop"): lambda: vwap_loop.py_func(prices, sizes),
+        ("array of structs", "numpy vectorized"): lambda: vwap_vectorized(
+            aos["price"], aos["size"]
         ),
-        ("array of structs", "numpy vectorized"): (
-            lambda: vwap_vectorized(aos["price"], aos["size"]),
-            40,
-        ),
-        ("struct of arrays", "numpy vectorized"): (lambda: vwap_vectorized(prices, sizes), 16),
-        ("array of structs", "compiled loop"): (lambda: vwap_loop(aos["price"], aos["size"]), 40),
-        ("struct of arrays", "compiled loop"): (lambda: vwap_loop(prices, sizes), 16),
+        ("struct of arrays", "numpy vectorized"): lambda: vwap_vectorized(prices, sizes),
+        ("array of structs", "compiled loop"): lambda: vwap_loop(aos["price"], aos["size"]),
+        ("struct of arrays", "compiled loop"): lambda: vwap_loop(prices, sizes),
     }
-    frame = timing.compare({" / ".join(key): f for key, (f, _) in cases.items()}, rounds=rounds)
-    medians = timing.summarize(frame)["median_ns"]
+    return {layout_name(*key): functions[key] for key in LAYOUTS}
+
+
+def layout_table(n: int = 1_000_000, rounds: int = 5) -> pd.DataFrame:
+    """VWAP over ``n`` ticks by layout and method: nanoseconds per tick and bytes per tick.
+
+    The six :func:`layout_cases` are timed in the same interleaved rounds. One row per
+    (layout, method): ``ns_per_tick`` (median over rounds), its range over the rounds
+    ``ns_per_tick_low`` and ``ns_per_tick_high``, and ``bytes_per_tick`` (see
+    :data:`LAYOUTS`). ``n`` is 1 to ``MAX_LAYOUT_TICKS``.
+    """
+    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
+    n = validate.integer("n", n, low=1, high=MAX_LAYOUT_TICKS)
+    per_tick = timing.per_round(timing.compare(layout_cases(n), rounds=rounds)) / n
     rows = [
         {
             "layout": layout,
             "method": method,
-            "ns_per_tick": medians[f"{layout} / {method}"] / n,
-            "bytes_per_tick": b,
+            "ns_per_tick": per_tick[layout_name(layout, method)].median(),
+            "ns_per_tick_low": per_tick[layout_name(layout, method)].min(),
+            "ns_per_tick_high": per_tick[layout_name(layout, method)].max(),
+            "bytes_per_tick": np.nan if b is None else b,
         }
-        for (layout, method), (_, b) in cases.items()
+        for (layout, method), b in LAYOUTS.items()
     ]
     return pd.DataFrame(rows).set_index(["layout", "method"])

@@ -70,3 +70,11 @@ def test_rolling_vwap_cases_agree():
 def test_preallocation_cases_agree():
     allocating, preallocated = allocation.preallocation_cases(levels=8).values()
     np.testing.assert_allclose(allocating(), preallocated())
+
+
+def test_per_op_frame_holds_every_sample_behind_per_op():
+    frame = allocation.per_op_frame(allocation.preallocation_cases(8), calls=40, warmup=5, rounds=4)
+    assert list(frame.attrs["candidates"]) == ["new arrays", "preallocated (out=)"]
+    assert frame.groupby("candidate", observed=True).size().tolist() == [40, 40]
+    assert sorted(frame["round"].unique()) == [0, 1, 2, 3]
+    assert frame.attrs["empty_call_ns"] > 0 and (frame["latency_ns"] > 0).all()

@@ -192,3 +192,75 @@ def test_cache_sizes_are_positive_bytes():
 def test_sweep_reports_one_latency_per_size():
     table = memory.cache_sweep([4096, 65536], steps=1_000)
     assert list(table["bytes"]) == [4096, 65536] and (table["ns_per_load"] > 0).all()
+
+
+def test_sweep_gives_each_sizes_range_over_the_interleaved_rounds():
+    table = memory.cache_sweep([4096, 65536], steps=1_000, rounds=3)
+    assert list(table["label"]) == ["4 KiB", "64 KiB"]
+    assert (table["ns_per_load_low"] <= table["ns_per_load"]).all()
+    assert (table["ns_per_load"] <= table["ns_per_load_high"]).all()
+
+
+@pytest.mark.parametrize(
+    "n, label",
+    [(0, "0 B"), (512, "512 B"), (64 << 10, "64 KiB"), (3 << 20, "3 MiB"), (1 << 30, "1 GiB")],
+)
+def test_size_labels(n, label):
+    assert memory.size_label(n) == label
+
+
+def test_chase_cases_follow_their_own_cycle_of_each_size():
+    cases = memory.chase_cases([4096, 1 << 16], steps=4096 // 8)
+    assert list(cases) == ["4 KiB", "64 KiB"]
+    assert cases["4 KiB"]() == 0  # a single cycle through 512 slots returns to slot 0
+
+
+@pytest.mark.parametrize(
+    "sizes, match",
+    [
+        ([4096, 4096], "distinct"),
+        ([8], r"\[16,"),
+        ([memory.MAX_WORKING_SET_BYTES, 4096], "add up"),
+        ([], "sizes_bytes"),
+    ],
+)
+def test_chase_cases_refuse_sizes_before_allocating(sizes, match):
+    with pytest.raises(ValueError, match=match):
+        memory.chase_cases(sizes, steps=10)
+
+
+def test_traversal_cases_sum_the_same_elements_every_way():
+    cases = memory.traversal_cases(n=32, lines=8, seed=2)
+    assert list(cases) == [
+        "compiled, by rows",
+        "compiled, by columns",
+        "interpreted, by rows",
+        "interpreted, by columns",
+    ]
+    rows, columns = cases["compiled, by rows"](), cases["compiled, by columns"]()
+    assert cases["interpreted, by rows"]() == rows
+    assert cases["interpreted, by columns"]() == pytest.approx(columns)
+    a = np.random.default_rng(2).random((32, 32))
+    assert rows == pytest.approx(a[:8].sum()) and columns == pytest.approx(a[:, :8].sum())
+
+
+def test_strided_copy_cases_copy_the_array_and_its_transpose():
+    cases = memory.strided_copy_cases(16, seed=1)
+    same, transposed = cases[memory.MEMORY_ORDER_COPY](), cases[memory.STRIDED_COPY]()
+    assert transposed.flags.c_contiguous and np.array_equal(transposed, same.T)
+
+
+def test_layout_cases_all_compute_the_same_vwap():
+    cases = memory.layout_cases(1_000, seed=4)
+    assert list(cases) == [memory.layout_name(*key) for key in memory.LAYOUTS]
+    values = [case() for case in cases.values()]
+    assert values == pytest.approx([values[0]] * len(values), rel=1e-12)
+    with pytest.raises(ValueError, match="layout, method"):
+        memory.layout_name("struct of arrays", "assembly")
+
+
+def test_layout_table_gives_the_range_over_rounds():
+    table = memory.layout_table(500, rounds=3)
+    assert (table["ns_per_tick_low"] <= table["ns_per_tick"]).all()
+    assert (table["ns_per_tick"] <= table["ns_per_tick_high"]).all()
+    assert np.isnan(table.loc[("list of tuples", "interpreted loop"), "bytes_per_tick"])
