@@ -136,6 +136,7 @@ def test_pk_passes_the_reference_in_any_reasonable_form(right):
         (pk_calls_the_reference, "write the formula yourself"),
         (pk_stub, "No answer yet"),
         (pk_divides_by_zero, "ZeroDivisionError"),
+        (lambda rate, service, cv: None, "forget `return`"),
         (lambda rate, service, cv: "80", "Expected a number"),
         (80.0, "Pass your function itself"),
     ],

@@ -127,9 +127,10 @@ def _pk_mistake(value: float, rate: float, service_us: float, cv: float) -> str 
 
 
 def _is_stub(func) -> bool:
-    """True for a function whose body does nothing (``...``, ``pass`` or ``return None``)."""
+    """True for a ``def`` whose body does nothing (``...``, ``pass`` or ``return None``), as
+    the notebook's stub is; a lambda is always an answer."""
     code = getattr(func, "__code__", None)
-    if not isinstance(code, types.CodeType):
+    if not isinstance(code, types.CodeType) or code.co_name == "<lambda>":
         return False
     steps = [i for i in dis.get_instructions(code) if i.opname not in ("RESUME", "NOP", "CACHE")]
     names = [i.opname for i in steps]
