@@ -1,46 +1,36 @@
-"""Lesson 04's timing claims as ratios, measured side by side in one run.
+"""Lesson 04's comparisons as verdict lines, measured in interleaved rounds in one run.
 
-Run: python benchmarks/bench_structures.py [--items 100000] [--rounds 7] [--thread-rounds 3].
-Single-thread operations and pool cases are timed in interleaved rounds by
-latency_lab.timing.compare (bulk blocks for put/get pairs, per-call samples for pools);
-the two-thread handoffs are whole runs of latency_lab.handoff.cross_thread_table, repeated
-``--thread-rounds`` times. A ratio with a range is the median and the range of the
-per-round ratios.
+Run: python benchmarks/bench_structures.py [--items 50000] [--rounds 7] [--thread-rounds 3].
+
+- One thread: a put and a get of each structure, and of each kind of Channel, timed in
+  bulk by latency_lab.timing.compare (they last about as long as a clock read); an empty
+  Python function shows how much of each figure is the call itself.
+- Two threads: latency_lab.handoff.cross_thread_rounds, flat out (time per item moved) and
+  paced at 20,000 items/s (per-item latency at p50 and p99).
+- Pools: small objects, numpy buffers of growing size and order-fill reference cycles,
+  fresh vs pooled, per call at p50 and in the tail (collections counted).
+
+Every line is printed by latency_lab.timing.verdict: which candidate is faster and by how
+much, with the range over rounds, or "no clear difference" when the rounds' ranges overlap.
 """
 
 import argparse
-import queue
-from collections import deque
-
-import numpy as np
 
 from latency_lab import allocation, handoff, timing
-from latency_lab.structures import RingBuffer, make_channel
+from latency_lab.structures import make_channel
 
 
-def line(label: str, ratios) -> None:
-    ratios = np.asarray(ratios, dtype=float)
-    spread = f"  ({ratios.min():.2f}–{ratios.max():.2f}x over {ratios.size} rounds)"
-    print(f"{label:62s} {np.median(ratios):8.2f}x{spread}")
+def show(label: str, frame, a: str, b: str, percentile: float | None = None) -> None:
+    print(f"{label:34s} {timing.verdict(frame, a, b, percentile)}")
 
 
-def put_get_pairs(capacity: int = 1024) -> dict:
-    """One put and one get of each structure, and of each kind of Channel, per call."""
-    d, q, ring = deque(), queue.Queue(maxsize=capacity), RingBuffer(capacity)
+def put_get_cases(capacity: int = 1024) -> dict:
+    """An empty function, the bare structures, and each kind of Channel: one put + one get."""
 
-    def deque_pair():
-        d.append(1)
-        d.popleft()
+    def empty_function():
+        pass
 
-    def queue_pair():
-        q.put_nowait(1)
-        q.get_nowait()
-
-    def ring_pair():
-        ring.push(1)
-        ring.pop()
-
-    cases = {"deque": deque_pair, "queue.Queue": queue_pair, "RingBuffer": ring_pair}
+    cases = {"empty function": empty_function, **handoff.put_get_cases(capacity)}
     for kind in handoff.KINDS:
         channel = make_channel(kind, capacity)
 
@@ -52,77 +42,66 @@ def put_get_pairs(capacity: int = 1024) -> dict:
     return cases
 
 
+def fresh_vs_pooled(cases: dict) -> dict:
+    """allocation's two cases, renamed "fresh" and "pooled" so the verdicts read well."""
+    return dict(zip(["fresh", "pooled"], cases.values(), strict=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=100_000, help="items per two-thread run")
+    parser.add_argument("--items", type=int, default=50_000, help="items per two-thread run")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--thread-rounds", type=int, default=3)
     args = parser.parse_args()
 
-    pairs = timing.compare(put_get_pairs(), rounds=args.rounds)
+    pairs = timing.compare(put_get_cases(), rounds=args.rounds)
     ns = timing.summarize(pairs)["median_ns"]
-    print(
-        "one thread, a put and a get per call (ns): "
-        + ", ".join(f"{k} {v:.0f}" for k, v in ns.items())
-    )
-    line("one thread, put+get: RingBuffer / deque", timing.ratios(pairs, "RingBuffer", "deque"))
-    line("one thread, put+get: queue.Queue / deque", timing.ratios(pairs, "queue.Queue", "deque"))
+    print("one thread, ns per put + get call: " + ", ".join(f"{k} {v:.0f}" for k, v in ns.items()))
+    show("one thread, put + get", pairs, "RingBuffer", "deque")
+    show("one thread, put + get", pairs, "queue.Queue", "deque")
     for kind in handoff.KINDS:
-        line(
-            f"one thread, put+get: Channel({kind}) / bare {kind}",
-            timing.ratios(pairs, f"Channel({kind})", kind),
-        )
+        show("one thread, Channel vs bare", pairs, f"Channel({kind})", kind)
 
-    flat, paced = [], []
-    for _ in range(args.thread_rounds):
-        flat.append(handoff.cross_thread_table(items=args.items))
-        paced.append(handoff.cross_thread_table(items=args.items // 5, rate=20_000))
-
-    def across(tables, column, a, b):
-        return [t.loc[a, column] / t.loc[b, column] for t in tables]
-
-    y, s = ", yield when idle", ", spin when idle"
-    line(
-        "two threads flat out, items/s: RingBuffer yield / spin",
-        across(flat, "items_per_s", "RingBuffer" + y, "RingBuffer" + s),
-    )
-    line(
-        "two threads flat out, items/s: deque / RingBuffer (yield)",
-        across(flat, "items_per_s", "deque" + y, "RingBuffer" + y),
+    flat = handoff.cross_thread_rounds(rounds=args.thread_rounds, items=args.items)
+    for kind in handoff.KINDS:
+        show("two threads flat out, per item", flat.runs, f"{kind} spinning", f"{kind} yielding")
+    show("two threads flat out, per item", flat.runs, "RingBuffer yielding", "deque yielding")
+    paced = handoff.cross_thread_rounds(
+        rounds=args.thread_rounds, items=max(args.items // 5, 1), rate=20_000
     )
     for kind in handoff.KINDS:
-        line(
-            f"two threads at 20k items/s, p50 {kind}: spin / yield",
-            across(paced, "p50_ns", kind + s, kind + y),
-        )
-    line(
-        "two threads at 20k items/s, p50 (yield): RingBuffer / deque",
-        across(paced, "p50_ns", "RingBuffer" + y, "deque" + y),
-    )
+        show("two threads at 20k/s, latency", paced.latency, f"{kind} spinning", f"{kind} yielding")
+    for kind in ("queue.Queue", "RingBuffer"):
+        for p in (50, 99):
+            show("two threads at 20k/s, latency", paced.latency, f"{kind} yielding",
+                 "deque yielding", p)  # fmt: skip
 
-    cases = [
-        (allocation.object_cases(), 3_000),
-        (allocation.buffer_cases(1 << 10), 3_000),
-        (allocation.buffer_cases(1 << 20), 300),
-        (allocation.buffer_cases(64 << 20), 10),
-    ]
-    for case, calls in cases:
-        frame = timing.compare(case, rounds=args.rounds, mode="per_call", calls=calls, warmup=5)
-        fresh, pooled = case
-        line(
-            f"{fresh.rsplit(',', 1)[0]}: pooled / fresh, p50",
-            timing.ratios(frame, pooled, fresh, 50),
+    small = fresh_vs_pooled(allocation.object_cases())
+    show("small object, mean (bulk)", timing.compare(small, rounds=args.rounds), "pooled", "fresh")
+    frame = timing.compare(small, rounds=args.rounds, mode="per_call", calls=3_000)
+    print(f"(per call: an empty call measures {frame.attrs['empty_call_ns']:.0f} ns)")
+    for p in (50, 99):
+        show("small object, per call", frame, "pooled", "fresh", p)
+    for size, calls in [(1 << 10, 3_000), (1 << 20, 300), (16 << 20, 30), (64 << 20, 20)]:
+        cases = allocation.buffer_cases(size)
+        label = next(iter(cases)).split(",")[0]
+        frame = timing.compare(
+            fresh_vs_pooled(cases), rounds=args.rounds, mode="per_call", calls=calls, warmup=5
         )
+        for p in (50, 99):
+            show(label, frame, "pooled", "fresh", p)
 
-    cycles = allocation.cycle_cases()
-    frame = timing.compare(
-        cycles, rounds=args.rounds, mode="per_call", calls=20_000, collect_before=2
+    cycles = timing.compare(
+        fresh_vs_pooled(allocation.cycle_cases()),
+        rounds=args.rounds,
+        mode="per_call",
+        calls=20_000,
+        collect_before=2,
     )
-    fresh, pooled = cycles
-    line("order-fill cycles, fresh / pooled, p50", timing.ratios(frame, fresh, pooled, 50))
-    line("order-fill cycles, fresh / pooled, p99.9", timing.ratios(frame, fresh, pooled, 99.9))
-    gcs = timing.summarize(frame)["gen0_gcs"]
-    print(f"order-fill cycles, gen0 collections: fresh {gcs[fresh]}, pooled {gcs[pooled]}")
+    for p in (50, 99.9):
+        show("order-fill cycles", cycles, "pooled", "fresh", p)
+    gcs = timing.summarize(cycles)["gen0_gcs"]
+    print(f"order-fill cycles, gen-0 collections: fresh {gcs['fresh']}, pooled {gcs['pooled']}")
 
 
 if __name__ == "__main__":
