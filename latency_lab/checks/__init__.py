@@ -35,6 +35,9 @@ CHECKERS = {
     "check_ring_push": "lesson04",
     "check_mm1_wait": "lesson06",
     "check_littles_law": "lesson06",
+    "check_timeout_latency": "lesson07",
+    "check_batch_capacity": "lesson07",
+    "check_queue_aware_aimd": "lesson07",
     "check_pk_mean_wait": "lesson06",
 }
 
