@@ -47,13 +47,13 @@ def check_fanout_for_even_odds(answer) -> Feedback:
 
 
 # -- exercise 3: the fraction of actions that meet a slow call, from a latency matrix --------
-def slow_action_fraction(calls_us: np.ndarray, limit_us: float) -> float:
+def _slow_action_fraction(calls_us: np.ndarray, limit_us: float) -> float:
     """Lesson 00 reference: the fraction of actions (rows of ``calls_us``, one column per
     call) in which at least one call is slower than ``limit_us`` (strictly above it)."""
     return float(np.mean((calls_us > limit_us).any(axis=1)))
 
 
-#: Typical wrong versions of :func:`slow_action_fraction`, with the hint each deserves.
+#: Typical wrong versions of :func:`_slow_action_fraction`, with the hint each deserves.
 SLOW_ACTION_MISTAKES = (
     (
         lambda calls, limit: np.mean(calls > limit),
@@ -141,7 +141,7 @@ def check_slow_action_fraction(func) -> Feedback:
         )
     for case in slow_action_cases():
         calls, limit = case
-        want = slow_action_fraction(calls, limit)
+        want = _slow_action_fraction(calls, limit)
         got = call_learner(func, calls.copy(), limit)
         if got is Ellipsis:
             return Feedback(False, NO_ANSWER)

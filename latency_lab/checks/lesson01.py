@@ -83,7 +83,7 @@ def check_float_spacing(answer) -> Feedback:
 
 
 # -- exercise 3: the smallest step between consecutive clock reads ---------------------------
-def smallest_step_ns(reads: np.ndarray, is_ns: bool) -> float:
+def _smallest_step_ns(reads: np.ndarray, is_ns: bool) -> float:
     """Lesson 01 reference: the smallest positive difference between consecutive ``reads``
     of one clock, in ns; ``is_ns`` says they are integer ns, otherwise float seconds."""
     steps = np.diff(reads)
@@ -95,7 +95,7 @@ def _positive_min(steps: np.ndarray) -> float:
     return float(steps[steps > 0].min())
 
 
-#: Typical wrong versions of :func:`smallest_step_ns`, with the hint each deserves.
+#: Typical wrong versions of :func:`_smallest_step_ns`, with the hint each deserves.
 SMALLEST_STEP_MISTAKES = (
     (
         lambda reads, is_ns: float(np.diff(reads).min()),
@@ -173,7 +173,7 @@ def check_smallest_step(func) -> Feedback:
             "check_smallest_step(smallest_step_ns)."
         )
     for reads, is_ns in smallest_step_cases():
-        want = smallest_step_ns(reads, is_ns)
+        want = _smallest_step_ns(reads, is_ns)
         got = call_learner(func, reads.copy(), is_ns)
         if got is Ellipsis:
             return Feedback(False, NO_ANSWER)
