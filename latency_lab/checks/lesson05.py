@@ -45,7 +45,7 @@ def _function(func, example: str) -> None:
 
 
 # -- exercise 1: try_send ----------------------------------------------------------------------
-def try_send(items: deque, capacity: int, item) -> bool:
+def _reference_try_send(items: deque, capacity: int, item) -> bool:
     """Reference for lesson 05's exercise 1: append ``item`` to ``items`` unless it already
     holds ``capacity`` items; never wait, never drop an item already queued."""
     if len(items) >= capacity:
@@ -85,7 +85,7 @@ def _judge_try_send(func, description, capacity, maxlen, ops) -> None:
             continue
         item = op[1]
         before = list(reference)
-        want = try_send(reference, capacity, item)
+        want = _reference_try_send(reference, capacity, item)
         got = call_learner(func, mine, capacity, item)
         where = f"{description}, step {step}: try_send(items={before!r}, {capacity}, {item!r})"
         if not isinstance(got, bool | np.bool_):
@@ -134,7 +134,7 @@ def check_try_send(func) -> Feedback:
 
 
 # -- exercise 2: a staleness-aware reader --------------------------------------------------------
-def read_estimate(snapshot: Snapshot | None, now_ns: int, max_age_ns: int, fallback):
+def _reference_read_estimate(snapshot: Snapshot | None, now_ns: int, max_age_ns: int, fallback):
     """Reference for lesson 05's exercise 2: the snapshot's value if there is one and it is
     at most ``max_age_ns`` old at ``now_ns`` (its age counts from ``as_of_ns``), else
     ``fallback``."""
@@ -177,7 +177,7 @@ def check_staleness_reader(func) -> Feedback:
         return Feedback(False, NO_ANSWER)
     cases = staleness_cases()
     for description, snapshot, now_ns, max_age_ns, fallback in cases:
-        want = read_estimate(snapshot, now_ns, max_age_ns, fallback)
+        want = _reference_read_estimate(snapshot, now_ns, max_age_ns, fallback)
         got = call_learner(func, snapshot, now_ns, max_age_ns, fallback)
         where = f"{description} (now_ns={now_ns:,}, max_age_ns={max_age_ns:,})"
         if got is None:
