@@ -470,8 +470,8 @@ class Verdict(NamedTuple):
 
 
 def _digits(x: float) -> int:
-    """Decimals that show a ratio to about two significant digits (1.4, 12, 130)."""
-    return 2 if x < 1.1 else 1 if x < 10 else 0
+    """Decimals that show how far a ratio is from 1 (1.004, 1.08, 1.4, 12, 130)."""
+    return 3 if x < 1.02 else 2 if x < 1.1 else 1 if x < 10 else 0
 
 
 def verdict(frame: pd.DataFrame, a: str, b: str, percentile: float | None = None) -> Verdict:
