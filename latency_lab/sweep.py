@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 import joblib
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from latency_lab import engine, policies, scenarios, traffic, units, validate
 from latency_lab.engine import SimulationResult
@@ -425,7 +425,8 @@ def iter_rows(
 
 
 def _rows(plan, jobs, client, owned, progress):
-    bar = tqdm(total=len(plan), file=sys.stderr, unit="run", desc="sweep", disable=not progress)
+    # no tqdm object at all without a bar: creating one starts tqdm's monitor thread
+    bar = tqdm(total=len(plan), file=sys.stderr, unit="run", desc="sweep") if progress else None
     try:
         if client is None:
             config = joblib.parallel_config(backend="loky", n_jobs=jobs)
@@ -434,10 +435,12 @@ def _rows(plan, jobs, client, owned, progress):
         with config:
             parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
             for index, row in parallel(joblib.delayed(_run_task)(task) for task in plan):
-                bar.update(1)
+                if bar is not None:
+                    bar.update(1)
                 yield index, row
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         if owned:
             client.close()
 
@@ -472,17 +475,17 @@ def sweep(
     return to_frame(rows)
 
 
-def to_frame(rows: Iterable[Mapping]) -> pd.DataFrame:
-    """Rows as a DataFrame with :data:`COLUMNS`; parameters a policy does not use are NaN
+def to_frame(records: Iterable[Mapping]) -> pd.DataFrame:
+    """Rows (dicts from :func:`run_one`) as a DataFrame with :data:`COLUMNS`; parameters a policy does not use are NaN
     (as when the rows are read back from a CSV file)."""
-    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
-        raise TypeError(f"rows must be an iterable of row dicts, got {type(rows).__name__}")
-    rows = list(itertools.islice(rows, MAX_RUNS + 1))
+    if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
+        raise TypeError(f"records must be an iterable of rows, got {type(records).__name__}")
+    rows = list(itertools.islice(records, MAX_RUNS + 1))
     if len(rows) > MAX_RUNS:
-        raise ValueError(f"rows: more than MAX_RUNS = {MAX_RUNS:,}")
+        raise ValueError(f"records: more than MAX_RUNS = {MAX_RUNS:,} rows")
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            raise TypeError(f"rows[{i}] must be a row dict, got {type(row).__name__}")
+            raise TypeError(f"records[{i}] must be a row (a dict), got {type(row).__name__}")
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for name in ("max_wait_us", "slo_us", "target", "interval_us"):
         frame[name] = frame[name].astype(float)

@@ -241,10 +241,10 @@ def test_iter_rows_checks_its_arguments_before_any_run(kwargs, error, match, mon
         sweep.iter_rows([(0, sweep.Config(), 0)])
 
 
-@pytest.mark.parametrize("rows", [5, "rows", {"a": 1}, [1, 2]])
-def test_to_frame_refuses_what_is_not_rows(rows):
-    with pytest.raises(TypeError, match="rows"):
-        sweep.to_frame(rows)
+@pytest.mark.parametrize("records", [5, "rows", {"a": 1}, [1, 2]])
+def test_to_frame_refuses_what_is_not_rows(records):
+    with pytest.raises(TypeError, match="records"):
+        sweep.to_frame(records)
 
 
 def test_summarize_gives_the_median_and_range_over_seeds_per_config():
