@@ -143,7 +143,7 @@ def check_corrected_count(answer) -> Feedback:
 
 
 # -- exercise 3: an open-loop load generator's latencies ------------------------------------
-def latencies_from_schedule(send_us, service_us) -> np.ndarray:
+def _latencies_from_schedule(send_us, service_us) -> np.ndarray:
     """Reference for lesson 02's exercise 3: latency of every request of an open-loop load
     generator, measured from its *scheduled* send time, in front of one FIFO server.
 
@@ -226,7 +226,7 @@ def check_latencies_from_schedule(func) -> Feedback:
         )
     cases = schedule_cases()
     for where, send, service in cases:
-        want = latencies_from_schedule(send, service)
+        want = _latencies_from_schedule(send, service)
         got = call_learner(func, send.copy(), service.copy())
         if _unanswered(func, got):  # the stub, left as it is
             return Feedback(False, NO_ANSWER)
