@@ -42,6 +42,9 @@ CHECKERS = {
     "check_batch_capacity": "lesson07",
     "check_queue_aware_aimd": "lesson07",
     "check_pk_mean_wait": "lesson06",
+    "check_histogram_quantile": "lesson10",
+    "check_mean_alert_share": "lesson10",
+    "check_sync_interval": "lesson10",
 }
 
 __all__ = ["CHECKERS", "Feedback", *CHECKERS]
