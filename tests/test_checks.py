@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ LIMIT_S = 0.5  # time limit given to learner code that never returns
 
 def nearest_rank(samples, p):
     ordered = np.sort(samples)
-    return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1]
+    return ordered[max(math.ceil(Fraction(str(p)) * len(ordered) / 100), 1) - 1]
 
 
 def interpolated(samples, p):
