@@ -115,7 +115,7 @@ def test_vwap_accepts_whole_array_solutions(right):
     [
         (vwap_for, "a `for` loop"),
         (vwap_while, "a `while` loop"),
-        (vwap_comprehension, "a comprehension"),
+        (vwap_comprehension, "comprehension"),  # 3.12+ inlines it: "a `for` loop or comprehension"
         (vwap_generator, "a generator expression"),
         (vwap_builtin_sum, "built-in sum()"),
         (vwap_vectorize, "np.vectorize"),
