@@ -624,6 +624,14 @@ def _fixtures() -> dict[str, Callable[[], object]]:
             "sizes": lambda: np.full(8, 5.0),
             "timestamps_ns": lambda: np.arange(8),
             "allowed": lambda: ("x", "y"),
+            # sweeps: one small run
+            "config": lambda: _Lazy("sweep").Config("calm", "timeout", 4, 10.0, events=64),
+            "configs": lambda: [_Lazy("sweep").Config("calm", "timeout", 4, 10.0, events=64)],
+            "seeds": lambda: [0],
+            "plan": lambda: _Lazy("sweep").tasks(
+                [_Lazy("sweep").Config("calm", "timeout", 4, 10.0, events=64)], [0]
+            ),
+            "result": lambda: engine.simulate(_arrivals(), engine.ServiceModel(5.0, 1.0), 4, 10.0),
             # the compiled engine kernel's own state, as a fresh Simulator holds it
             "multipliers": lambda: np.empty(0),
             "istate": lambda: np.zeros(4, dtype=np.int64),
@@ -671,6 +679,14 @@ OVERRIDES: dict[str, list[dict[str, Callable[[], object]]]] = {
     "structures.TickBuffer.vwap": [{"n": lambda: 4}],
     "tracker.LatencyTracker": [{"capacity": lambda: 1_000}],
     "timing.verdict": [{"a": lambda: "a", "b": lambda: "b"}],
+    "sweep.Config": [
+        {
+            "slo_us": lambda: None,
+            "target": lambda: None,
+            "interval_us": lambda: None,
+            "events": lambda: 64,
+        }
+    ],
 }
 
 #: Called on a fresh instance before one of its methods is swept (methods that need data).
