@@ -1309,7 +1309,7 @@ async def _run_session(design: str, p: _SessionParams) -> SessionReport:
     loop = asyncio.get_running_loop()
     feed = _Feed(p.ticks, round(units.us_to_ns(p.tick_gap_us)), deadline, clock)
     transport = pipe = None
-    gateway_stats = (0, 0, np.empty(0, dtype=np.int64))
+    dropped, queue = 0, np.empty(0, dtype=np.int64)
     watch = GcWatch(capacity=0)
     try:
         reader = asyncio.StreamReader(limit=1 << 20)
@@ -1360,7 +1360,7 @@ async def _run_session(design: str, p: _SessionParams) -> SessionReport:
                         with contextlib.suppress(_TimeUp):
                             await ingest(reader, on_tick)
                 queue = gateway.channel.queue_latency.samples().copy()
-                gateway_stats = (gateway.channel.dropped, gateway.channel.sent, queue)
+                dropped = gateway.channel.dropped
     finally:
         feed.stop()
         if transport is not None:
@@ -1370,7 +1370,6 @@ async def _run_session(design: str, p: _SessionParams) -> SessionReport:
             pipe.close()
         else:
             os.close(feed.read_fd)
-    dropped, _, queue = gateway_stats
     return SessionReport(
         design=design,
         latency_ns=latency,
