@@ -663,6 +663,196 @@ def _report_sweep(path: Path, plan: list[sweep.Task], out: Path, varied: list[st
     print(f"wrote {', '.join(str(out / n) for n in names)}", file=sys.stderr)
 
 
+# -- lesson 08: train and evaluate a Q-learning agent -----------------------------------------
+_HYPER_FLAGS = ("alpha", "gamma", "epsilon_decay", "epsilon_min", "epsilon", "episodes", "seeds",
+                "seed", "events", "scenarios", "scenario", "jobs")  # fmt: skip
+
+
+def _rl_usage(message: str) -> UsageError:
+    """A library message with the RL flags named (``epsilon_decay`` -> ``--epsilon-decay``)."""
+    for name in _HYPER_FLAGS:
+        message = re.sub(rf"(?<![\w-]){name}(?=\W|$)", _flag(name), message)
+    return UsageError(message)
+
+
+def _add_train(parser: argparse.ArgumentParser) -> None:
+    from latency_lab import agent
+
+    hyper = agent.Hyper()
+    parser.add_argument(
+        "--scenario",
+        type=_flag_type(_one(_SCENARIOS), "scenario"),
+        default="regime_shift",
+        metavar="NAME",
+        help=f"workload: {', '.join(scenarios.SCENARIOS)} (default regime_shift)",
+    )
+    parser.add_argument(
+        "--episodes",
+        type=_flag_type(_one(_INTS), "episodes"),
+        default=200,
+        metavar="N",
+        help="training episodes (default 200)",
+    )
+    parser.add_argument(
+        "--events",
+        type=_flag_type(_one(_INTS), "events"),
+        default=36_000,
+        metavar="N",
+        help="events per episode (default 36,000: one regime cycle)",
+    )
+    for name, help_text in [("alpha", "step size"), ("gamma", "discount per 1 ms step"),
+                            ("epsilon", "exploration rate at the start"),
+                            ("epsilon_decay", "ε multiplier after each episode"),
+                            ("epsilon_min", "floor of ε")]:  # fmt: skip
+        default = getattr(hyper, name)
+        parser.add_argument(
+            _flag(name),
+            dest=name,
+            type=_flag_type(_one(_FLOATS), name),
+            default=default,
+            metavar="X",
+            help=f"{help_text} (default {default:g})",
+        )
+    parser.add_argument(
+        "--seed",
+        type=_flag_type(_one(_INTS), "seed"),
+        default=0,
+        metavar="N",
+        help="agent seed: its random choices and its training instances (default 0)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/r1"),
+        metavar="DIR",
+        help="folder for training_log.csv, agent.npz, training_curve.png "
+        "(default runs/r1; files there are replaced)",
+    )
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar on stderr"
+    )
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from latency_lab import agent
+
+    try:
+        hyper = agent.Hyper(alpha=args.alpha, gamma=args.gamma, epsilon=args.epsilon,
+                            epsilon_decay=args.epsilon_decay, epsilon_min=args.epsilon_min,
+                            seed=args.seed)  # fmt: skip
+        learner = agent.QAgent(hyper, {"scenario": args.scenario, "events": args.events})
+        validate.integer("episodes", args.episodes, low=1, high=agent.MAX_EPISODES)
+    except (TypeError, ValueError) as exc:
+        raise _rl_usage(str(exc)) from None
+    out = _out_dir(args.out)
+    log = agent.train(learner, args.episodes, progress=args.progress)
+    log.to_csv(out / "training_log.csv", index=False)
+    learner.save(out / "agent.npz")
+    with _figure(out / "training_curve.png", nrows=2, sharex=True, figsize=(8, 6)) as (_, axes):
+        _training_curve(log, axes)
+    last = log.tail(max(1, len(log) // 10))
+    print(f"trained {len(log)} episodes of {args.scenario} ({args.events:,} events each); "
+          f"last {len(last)}: median reward {last['reward'].median():.3g}, "
+          f"median p99 {last['p99_us'].median():.1f} µs, ε {learner.epsilon:.3g}")  # fmt: skip
+    names = ("training_log.csv", "agent.npz", "training_curve.png")
+    print(f"wrote {', '.join(str(out / n) for n in names)}", file=sys.stderr)
+    return 0
+
+
+def _training_curve(log: pd.DataFrame, axes) -> None:
+    """Reward and p99 per episode, each with a rolling median over 10 episodes."""
+    top, bottom = axes
+    for ax, column, label in [(top, "reward", "episode reward"), (bottom, "p99_us", "p99 (µs)")]:
+        ax.plot(log["episode"], log[column], ".", ms=3, alpha=0.5, label="per episode")
+        ax.plot(log["episode"], log[column].rolling(10, min_periods=1).median(),
+                label="rolling median (10)")  # fmt: skip
+        ax.set_ylabel(label)
+        ax.legend()
+    top.set_yscale("symlog")
+    bottom.set_yscale("log")
+    bottom.set_xlabel("episode")
+    top.set_title("Q-learning: training curve")
+
+
+def _add_evaluate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--agent",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="a folder written by train (its agent.npz) or an agent .npz file",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_flag_type(_INTS, "seeds"),
+        default=list(range(100, 120)),
+        metavar="N[,N...]",
+        help="held-out seeds, e.g. 100-119 (the default)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        type=_flag_type(_SCENARIOS, "scenarios"),
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="workloads (default: the agent's own)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_flag_type(_one(_INTS), "jobs"),
+        default=2,
+        metavar="N",
+        help="worker processes for the baselines (default 2)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for evaluation_runs.csv, evaluation_summary.csv, "
+        "latency_cdf.png, percentile_bars.png (default AGENT/eval)",
+    )
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from latency_lab import agent
+
+    path = args.agent / "agent.npz" if args.agent.is_dir() else args.agent
+    try:
+        learner = agent.QAgent.load(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"--agent: {exc}") from None
+    try:
+        evaluation = agent.evaluate(learner, args.seeds, args.scenarios, jobs=args.jobs)
+    except (TypeError, ValueError) as exc:
+        raise _rl_usage(str(exc)) from None
+    base = args.agent if args.agent.is_dir() else args.agent.parent
+    out = _out_dir(args.out if args.out is not None else base / "eval")
+    evaluation.runs.to_csv(out / "evaluation_runs.csv", index=False)
+    evaluation.table.to_csv(out / "evaluation_summary.csv", index=False)
+    chosen = list(dict.fromkeys(evaluation.runs["scenario"]))
+    with _figure(out / "latency_cdf.png", ncols=len(chosen), squeeze=False,
+                 figsize=(7 * len(chosen), 4.5)) as (_, axes):  # fmt: skip
+        for ax, scenario in zip(axes[0], chosen, strict=True):
+            pooled = {p: v for (s, p), v in evaluation.latencies.items() if s == scenario}
+            plots.ecdf(pooled, unit="us", ax=ax, tail=True,
+                       title=f"{scenario}: pooled over the first seeds")  # fmt: skip
+    with _figure(out / "percentile_bars.png", ncols=len(chosen), squeeze=False,
+                 figsize=(7 * len(chosen), 4.5)) as (_, axes):  # fmt: skip
+        for ax, scenario in zip(axes[0], chosen, strict=True):
+            pooled = {p: v for (s, p), v in evaluation.latencies.items() if s == scenario}
+            plots.percentile_bars(pooled, unit="us", ax=ax, title=scenario)
+    for scenario in chosen:
+        table = agent.percentile_table(evaluation, scenario)
+        print(f"{scenario}: median over {len(args.seeds)} held-out seeds (µs; throughput events/s)")
+        print(table.to_string(float_format=lambda v: f"{v:,.1f}"))
+    for scenario in chosen:
+        print(evaluation.verdicts[scenario])
+    names = ("evaluation_runs.csv", "evaluation_summary.csv", "latency_cdf.png",
+             "percentile_bars.png")  # fmt: skip
+    print(f"wrote {', '.join(str(out / n) for n in names)}", file=sys.stderr)
+    return 0
+
+
 @dataclass(frozen=True)
 class Command:
     """A subcommand: its name, one-line help, a function adding its flags, and its runner
@@ -687,6 +877,18 @@ COMMANDS: tuple[Command, ...] = (
         "every combination of the list flags with every seed: one CSV row per run, figures",
         _add_sweep,
         _run_sweep,
+    ),
+    Command(
+        "train",
+        "train a tabular Q-learning batching agent (lesson 08): log CSV, agent file, curve",
+        _add_train,
+        _run_train,
+    ),
+    Command(
+        "evaluate",
+        "judge a trained agent on held-out seeds against every baseline (lesson 08)",
+        _add_evaluate,
+        _run_evaluate,
     ),
 )
 
