@@ -360,7 +360,7 @@ def evaluate(agent: QAgent, seeds, scenarios=None, *, jobs: int = 1, cdf_seeds: 
     scenarios = [validate.one_of("scenario", s, tuple(sweep.scenarios.SCENARIOS))
                  for s in _listed("scenarios", scenarios, 16)]  # fmt: skip
     jobs = validate.integer("jobs", jobs, low=1, high=sweep.MAX_JOBS)
-    cdf_seeds = validate.integer("cdf_seeds", cdf_seeds, low=0, high=len(seeds))
+    cdf_seeds = min(validate.integer("cdf_seeds", cdf_seeds, low=0), len(seeds))
     probe = agent.make_env()
     cap, events = max(probe.caps), probe.events
     rows, latencies, best, fallbacks, binding = [], {}, {}, {}, {}
