@@ -9,7 +9,7 @@ import types
 
 import numpy as np
 
-from latency_lab import metrics
+from latency_lab import metrics, validate
 from latency_lab.checks.core import (
     NO_ANSWER,
     Feedback,
@@ -45,7 +45,7 @@ def histogram_cases(seed: int = 20_250_610) -> list[tuple[float, list[float], li
     """The cases ``check_histogram_quantile`` runs: the edge cases above, then seeded random
     bucket sets (latencies drawn from lognormals, counted into 1-2.5-5 buckets) at p50, p90,
     p99 and p99.9."""
-    rng = np.random.default_rng(seed)
+    rng = validate.rng("seed", seed)
     cases = [(q, list(le), list(c)) for q, le, c in _EDGE_CASES]
     for _ in range(6):
         ns = rng.lognormal(np.log(rng.uniform(5_000, 200_000)), rng.uniform(0.3, 1.5), 2_000)
