@@ -42,6 +42,8 @@ CHECKERS = {
     "check_batch_capacity": "lesson07",
     "check_queue_aware_aimd": "lesson07",
     "check_pk_mean_wait": "lesson06",
+    "check_step_cost": "lesson08",
+    "check_q_update": "lesson08",
     "check_histogram_quantile": "lesson10",
     "check_mean_alert_share": "lesson10",
     "check_sync_interval": "lesson10",
