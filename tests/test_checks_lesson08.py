@@ -81,3 +81,10 @@ def test_q_update_rejects_typical_mistakes(wrong):
 def test_q_update_stub_and_non_function():
     assert "No answer yet" in checks.check_q_update(...).message
     assert not checks.check_q_update(3).passed
+
+
+def test_q_update_unwritten_stub_says_no_answer():
+    def stub(q, state, action, reward, next_state, terminal, alpha, gamma): ...
+
+    feedback = checks.check_q_update(stub)
+    assert not feedback.passed and "No answer yet" in feedback.message

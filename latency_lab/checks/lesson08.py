@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from latency_lab.checks.core import Feedback, Rejected, call_learner, checker, close, describe
+from latency_lab.checks.core import (
+    NO_ANSWER,
+    Feedback,
+    Rejected,
+    call_learner,
+    checker,
+    close,
+    describe,
+)
 
 
 @checker
@@ -55,6 +63,8 @@ def check_q_update(func) -> Feedback:
         mine = q.copy()
         got = call_learner(func, mine, s, a, r, s2, terminal, alpha, gamma)
         table = got if isinstance(got, np.ndarray) and got.shape == q.shape else mine
+        if got is None and np.array_equal(mine, q):
+            raise Rejected(NO_ANSWER + " (your function returned None and changed nothing)")
         where = (f"state={s}, action={a}, reward={r:.3f}, next_state={s2}, terminal={terminal}, "
                  f"alpha={alpha}, gamma={gamma}")  # fmt: skip
         if not np.allclose(table, want, rtol=1e-9, atol=1e-12):
