@@ -1,5 +1,5 @@
 """Hot path vs background work: a stamped bounded channel, an async order gateway with fill
-reconciliation, a background refresher with a cached estimate, and loopback TCP (lesson 05).
+reconciliation and a background refresher with a cached estimate (lesson 05).
 
 A market maker's hot path must not wait for order I/O or for a heavy estimator. This module
 holds the pieces that move such work off the path, and the experiments that measure what
@@ -19,10 +19,9 @@ that buys:
   the latest :class:`Snapshot` without a lock, and knows its age.
 - :func:`run_session` and :func:`compare_designs` — a small market-making session with the
   order I/O and the estimator inline (on the hot path) or deferred, measured per tick.
-- :func:`compare_async` — the interleaved-rounds harness of ``latency_lab.timing.compare``
-  for candidates that may be coroutines (``await compare_async(...)`` in a notebook).
-- :class:`EchoServer` and :func:`request` — real TCP on 127.0.0.1: Nagle and delayed ACK
-  against ``TCP_NODELAY``, a pooled connection against connect-per-request.
+
+Lesson 05's other tools live with their concepts: ``latency_lab.timing.compare_async`` (the
+timing harness for coroutines) and ``latency_lab.loopback`` (real TCP on 127.0.0.1).
 
 Everything is bounded in count and time, and every thread or task started here is joined
 or awaited before the call (or the ``with`` block) that started it returns; errors in
@@ -34,18 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import heapq
-import inspect
-import itertools
 import math
 import os
-import socket
 import struct
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
@@ -219,7 +213,7 @@ class StampedChannel:
         )
 
 
-class PriorityChannel:
+class PriorityChannel(structures.Channel):
     """A bounded channel that delivers the most urgent message first, FIFO among equally
     urgent ones (a ``heapq``; lesson 05).
 
@@ -234,10 +228,13 @@ class PriorityChannel:
     the exchange before the place of order 7, the exchange rejects the cancel and then
     rests the order. Rank by urgency only commands that cannot depend on each other, or
     keep each order's own commands in order.
+
+    A :class:`~latency_lab.structures.Channel` of kind ``"heapq"``: ``capacity``, ``sent``,
+    ``dropped``, ``received`` and ``len()`` mean what they mean there.
     """
 
-    __slots__ = ("_heap", "_capacity", "_key", "_clock", "_attempts", "_sent", "_dropped",
-                 "_received", "queue_latency")  # fmt: skip
+    __slots__ = ("_heap", "_key", "_clock", "_attempts", "queue_latency")
+    kind = "heapq"
 
     def __init__(
         self,
@@ -246,7 +243,7 @@ class PriorityChannel:
         clock: Callable[[], int] = time.perf_counter_ns,
         latency_capacity: int = 100_000,
     ):
-        self._capacity = validate.integer("capacity", capacity, low=1, high=structures.MAX_CAPACITY)
+        super().__init__(capacity)
         latency_capacity = validate.integer(
             "latency_capacity", latency_capacity, low=1, high=MAX_LATENCY_SAMPLES
         )
@@ -256,7 +253,7 @@ class PriorityChannel:
         self._clock = _check_clock(clock)
         self.queue_latency = LatencyTracker(capacity=latency_capacity, clock=clock)
         self._heap: list[tuple[int, int, Message]] = []
-        self._attempts = self._sent = self._dropped = self._received = 0
+        self._attempts = 0
 
     def try_send(self, payload) -> bool:
         """Stamp and enqueue ``payload`` (not None) by urgency: True, or False if full."""
@@ -280,25 +277,6 @@ class PriorityChannel:
         self._received += 1
         self.queue_latency.record(self._clock() - message.enqueued_ns)
         return message
-
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    @property
-    def sent(self) -> int:
-        return self._sent
-
-    @property
-    def dropped(self) -> int:
-        return self._dropped
-
-    @property
-    def received(self) -> int:
-        return self._received
-
-    def __len__(self) -> int:
-        return len(self._heap)
 
     def __repr__(self) -> str:
         return (
@@ -1483,457 +1461,3 @@ async def _compare_designs(rounds: int, p: _SessionParams) -> DesignComparison:
 def _copy_seed(seed: np.random.SeedSequence) -> np.random.SeedSequence:
     """The same seed for every session: equal price paths in every round and design."""
     return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
-
-
-# -- an async timing harness ---------------------------------------------------------------------
-def _noop() -> None:
-    pass
-
-
-def compare_async(
-    candidates: Mapping[str, Callable[[], object]],
-    *,
-    rounds: int = 7,
-    mode: str = "bulk",
-    calls: int | None = None,
-    block_ns: int = 200 * units.NS_PER_US,
-    warmup: int = 1,
-    time_limit_s: float = 120.0,
-) -> Coroutine[object, object, pd.DataFrame]:
-    """``timing.compare`` for candidates that may be coroutines (lesson 05): use
-    ``frame = await compare_async(...)`` (top-level ``await`` in a notebook).
-
-    Each candidate is a zero-argument callable; if its first call returns an awaitable,
-    every call is awaited (``await op()``), otherwise it is called (``op()``) — so a plain
-    function and an ``async def`` doing the same work can be compared on one event loop.
-    Rounds are interleaved and rotated, a young-generation collection runs before each
-    timed block, and the result has the columns and ``attrs`` of ``timing.compare`` (bulk
-    or per call), so ``timing.summarize``, ``timing.ratios`` and ``timing.verdict`` read
-    it. In per-call mode ``attrs["empty_call_ns"]`` is the median per-call sample of an
-    empty plain call. Parameters and bounds are those of ``timing.compare``.
-    """
-    if not isinstance(candidates, Mapping):
-        raise TypeError(
-            "candidates must be a mapping of name -> zero-argument callable, "
-            f"got {type(candidates).__name__}"
-        )
-    if not 1 <= len(candidates) <= timing.MAX_CANDIDATES:
-        raise ValueError(
-            f"candidates must hold 1 to {timing.MAX_CANDIDATES}, got {len(candidates)}"
-        )
-    for name, op in candidates.items():
-        if not isinstance(name, str):
-            raise TypeError(f"candidates: names must be str, got {type(name).__name__}")
-        if not callable(op):
-            raise TypeError(f"candidates[{name!r}] must be callable, got {type(op).__name__}")
-    rounds = validate.integer("rounds", rounds, low=1, high=timing.MAX_ROUNDS)
-    mode = validate.one_of("mode", mode, timing.MODES)
-    if calls is not None:
-        calls = validate.integer("calls", calls, low=1, high=timing.MAX_CALLS)
-    block_ns = validate.integer(
-        "block_ns", block_ns, low=timing.MIN_BLOCK_NS, high=timing.MAX_BLOCK_NS
-    )
-    warmup = validate.integer("warmup", warmup, low=0, high=timing.MAX_CALLS)
-    time_limit_s = validate.real(
-        "time_limit_s", time_limit_s, low=0.0, high=timing.MAX_TIME_LIMIT_S, low_open=True
-    )
-    if mode == "per_call":
-        calls = 1_000 if calls is None else calls
-        total = len(candidates) * rounds * calls
-        if total > timing.MAX_SAMPLES:
-            raise ValueError(
-                f"calls: {len(candidates)} candidates × {rounds} rounds × {calls:,} calls = "
-                f"{total:,} per-call samples, above MAX_SAMPLES={timing.MAX_SAMPLES:,}"
-            )
-    return _compare_async(
-        list(candidates), list(candidates.values()), rounds, mode, calls, block_ns, warmup,
-        time_limit_s,
-    )  # fmt: skip
-
-
-def _sync_block(op, calls: int) -> int:
-    loop = itertools.repeat(None, calls)
-    clock = time.perf_counter_ns
-    start = clock()
-    for _ in loop:
-        op()
-    return clock() - start
-
-
-async def _async_block(op, calls: int) -> int:
-    loop = itertools.repeat(None, calls)
-    clock = time.perf_counter_ns
-    start = clock()
-    for _ in loop:
-        await op()
-    return clock() - start
-
-
-def _sync_calls(op, out: np.ndarray, watch: GcWatch, gcs: np.ndarray) -> None:
-    clock = time.perf_counter_ns
-    seen = watch.total
-    for i in range(out.size):
-        start = clock()
-        op()
-        out[i] = clock() - start
-        if watch.total != seen:
-            seen = watch.total
-            now = [watch.counts[g] for g in GENERATIONS]
-            gcs[i] = np.subtract(now, gcs[-1])
-            gcs[-1] = now
-
-
-async def _async_calls(op, out: np.ndarray, watch: GcWatch, gcs: np.ndarray) -> None:
-    clock = time.perf_counter_ns
-    seen = watch.total
-    for i in range(out.size):
-        start = clock()
-        await op()
-        out[i] = clock() - start
-        if watch.total != seen:
-            seen = watch.total
-            now = [watch.counts[g] for g in GENERATIONS]
-            gcs[i] = np.subtract(now, gcs[-1])
-            gcs[-1] = now
-
-
-async def _block(op, asynchronous: bool, calls: int) -> int:
-    return await _async_block(op, calls) if asynchronous else _sync_block(op, calls)
-
-
-async def _compare_async(names, ops, rounds, mode, calls, block_ns, warmup, time_limit_s):
-    limit_ns = time_limit_s * units.NS_PER_S
-    kinds, probes = [], []
-    for name, op in zip(names, ops, strict=True):
-        first = op()  # also the first warm-up call: it tells a coroutine from a plain call
-        asynchronous = inspect.isawaitable(first)
-        if asynchronous:
-            await first
-        kinds.append(asynchronous)
-        probes.append(await _block(op, asynchronous, 1))
-        if (warmup - 2) * probes[-1] > limit_ns:
-            raise ValueError(
-                f"warmup: {warmup:,} calls of {name!r} would take about "
-                f"{(warmup - 2) * probes[-1] / units.NS_PER_S:,.1f} s, above "
-                f"time_limit_s={time_limit_s:g}"
-            )
-        for _ in range(max(warmup - 2, 0)):
-            await _block(op, asynchronous, 1)
-    if mode == "bulk" and calls is None:
-        plan = []
-        for op, asynchronous in zip(ops, kinds, strict=True):
-            n = 1
-            while True:
-                elapsed = await _block(op, asynchronous, n)
-                if elapsed >= block_ns or n >= timing.MAX_CALLS:
-                    break
-                aim = math.ceil(n * 1.25 * block_ns / elapsed) if elapsed > 0 else 100 * n
-                n = min(timing.MAX_CALLS, max(2 * n, min(100 * n, aim)))
-            plan.append((n, elapsed / n))
-    else:
-        plan = [(calls, probe) for probe in probes]
-    estimate = rounds * sum(n * per_call for n, per_call in plan)
-    if estimate > limit_ns:
-        raise ValueError(
-            f"this comparison would take about {estimate / units.NS_PER_S:,.1f} s, above "
-            f"time_limit_s={time_limit_s:g}; ask for fewer rounds or calls"
-        )
-    k = len(ops)
-    started, done = time.perf_counter_ns(), 0
-    empty = np.empty(min(plan[0][0], 10_000), dtype=np.int64)
-    with GcWatch(capacity=0) as watch:
-        if mode == "per_call":
-            scratch = np.zeros((empty.size + 1, len(GENERATIONS)), dtype=np.int64)
-            scratch[-1] = [watch.counts[g] for g in GENERATIONS]
-            _sync_calls(_noop, empty, watch, scratch)
-            latency = np.empty((rounds, k, calls), dtype=np.int64)
-            gcs = np.zeros((rounds, k, calls + 1, len(GENERATIONS)), dtype=np.int64)
-        else:
-            rows = np.zeros((rounds * k, 5 + len(GENERATIONS)), dtype=np.int64)
-        for r in range(rounds):
-            if r and time.perf_counter_ns() - started > limit_ns:
-                break
-            for position in range(k):
-                c = (r + position) % k
-                op, asynchronous = ops[c], kinds[c]
-                gc.collect(0)
-                await _block(op, asynchronous, 1 if mode == "bulk" else 3)  # re-warm
-                before = [watch.counts[g] for g in GENERATIONS]
-                if mode == "bulk":
-                    elapsed = await _block(op, asynchronous, plan[c][0])
-                    after = [watch.counts[g] for g in GENERATIONS]
-                    rows[r * k + position] = (c, r, position, plan[c][0], elapsed,
-                                              *np.subtract(after, before))  # fmt: skip
-                else:
-                    block_gcs = gcs[r, position]
-                    block_gcs[-1] = before
-                    if asynchronous:
-                        await _async_calls(op, latency[r, position], watch, block_gcs)
-                    else:
-                        _sync_calls(op, latency[r, position], watch, block_gcs)
-            done = r + 1
-    if done < rounds:
-        warnings.warn(
-            f"compare_async stopped after {done} of {rounds} rounds: "
-            f"time_limit_s={time_limit_s:g} was reached",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    gc_columns = [f"gen{g}_gcs" for g in GENERATIONS]
-    if mode == "bulk":
-        rows = rows[: done * k]
-        frame = pd.DataFrame(
-            {
-                "code": rows[:, 0],
-                "round": rows[:, 1],
-                "position": rows[:, 2],
-                "calls": rows[:, 3],
-                "total_ns": rows[:, 4],
-                "ns_per_call": rows[:, 4] / rows[:, 3],
-            }
-        )
-        for j, column in enumerate(gc_columns):
-            frame[column] = rows[:, 5 + j]
-    else:
-        order = np.array([[(r + i) % k for i in range(k)] for r in range(done)], dtype=np.int64)
-        shape = (done, k, calls)
-        frame = pd.DataFrame(
-            {
-                "code": np.broadcast_to(order.reshape(done, k)[:, :, None], shape).ravel(),
-                "round": np.broadcast_to(np.arange(done)[:, None, None], shape).ravel(),
-                "position": np.broadcast_to(np.arange(k)[None, :, None], shape).ravel(),
-                "call": np.broadcast_to(np.arange(calls)[None, None, :], shape).ravel(),
-                "latency_ns": latency[:done].ravel(),
-            }
-        )
-        per_call = gcs[:done, :, :calls].reshape(-1, len(GENERATIONS))
-        for j, column in enumerate(gc_columns):
-            frame[column] = per_call[:, j]
-    frame.insert(0, "candidate", pd.Categorical.from_codes(frame.pop("code"), names))
-    frame.attrs.update(mode=mode, clock="perf_counter_ns", candidates=tuple(names), rounds=done)
-    if mode == "per_call":
-        frame.attrs["empty_call_ns"] = float(np.median(empty))
-    return frame
-
-
-# -- real TCP on 127.0.0.1 -----------------------------------------------------------------------
-#: A request's header: the body's length, 4 bytes big-endian; the reply is the body itself.
-REQUEST_HEADER = struct.Struct("!I")
-#: Largest request body (bytes).
-MAX_BODY_BYTES = 65_536
-#: Socket timeout of the clients :meth:`EchoServer.connect` makes (s): nothing waits forever.
-SOCKET_TIMEOUT_S = 5.0
-#: Most simultaneous connections, and most requests over a server's life, it may be given.
-MAX_CONNECTIONS = 1_024
-MAX_REQUESTS = 10_000_000
-
-
-class EchoServer:
-    """An asyncio echo server on 127.0.0.1, run in a thread of its own, for loopback TCP
-    measurements (lesson 05).
-
-    The protocol is request/response: a request is a :data:`REQUEST_HEADER` (the body's
-    length) followed by the body; the server answers with the body once it has all of it.
-    That is the pattern where Nagle's algorithm meets delayed ACKs: a client that writes
-    the header and the body in two small ``send`` calls (write-write-read) has its second
-    write held back until the first is acknowledged, and the server, still waiting for the
-    body, delays that acknowledgement.
-
-    Bounded: at most ``max_connections`` open at once (more are closed on arrival), at
-    most ``max_requests`` answered, and the server stops by itself ``time_limit_s`` after it
-    started. Use ``with EchoServer() as server:`` (or :meth:`start` and :meth:`stop`):
-    leaving the block closes the listening socket, every connection (the clients that
-    :meth:`connect` made included) and the thread, and raises if the server failed.
-    The port is chosen by the operating system (:attr:`port`).
-
-    The server shares this process — and its GIL — with the client: a measurement includes
-    the hand-over between the client's thread and the server's.
-    """
-
-    def __init__(
-        self,
-        max_connections: int = 64,
-        max_requests: int = 1_000_000,
-        time_limit_s: float = 600.0,
-    ):
-        self.max_connections = validate.integer(
-            "max_connections", max_connections, low=1, high=MAX_CONNECTIONS
-        )
-        self.max_requests = validate.integer("max_requests", max_requests, low=1, high=MAX_REQUESTS)
-        self.time_limit_s = validate.real(
-            "time_limit_s", time_limit_s, low=0.0, high=MAX_TIMEOUT_S, low_open=True
-        )
-        self.requests = 0  # answered so far (written by the server's thread only)
-        self.connections = 0  # accepted so far
-        self.refused = 0  # closed on arrival: max_connections were open
-        self.expired = False  # True if time_limit_s ended it
-        self._port: int | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._open: set = set()
-        self._clients: weakref.WeakSet = weakref.WeakSet()
-
-    @property
-    def port(self) -> int | None:
-        """The port it listens on (None before :meth:`start`)."""
-        return self._port
-
-    def start(self) -> EchoServer:
-        """Start the server's thread and return once it listens."""
-        if self._thread is not None:
-            raise RuntimeError("this server was already started; make a new one")
-        self._thread = threading.Thread(target=self._run, name="latency-lab echo", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(SOCKET_TIMEOUT_S):
-            raise RuntimeError(f"the echo server did not start within {SOCKET_TIMEOUT_S:g} s")
-        if self._error is not None:
-            self._thread.join(SOCKET_TIMEOUT_S)
-            raise RuntimeError(f"the echo server failed to start: {self._error}") from self._error
-        return self
-
-    def connect(self, nodelay: bool = True) -> socket.socket:
-        """A new blocking client connection, with ``TCP_NODELAY`` on or off.
-
-        Closed by :meth:`stop` if still open then; reads and writes time out after
-        :data:`SOCKET_TIMEOUT_S`.
-        """
-        if not isinstance(nodelay, bool):
-            raise TypeError(f"nodelay must be True or False, got {type(nodelay).__name__}")
-        if self._port is None:
-            raise RuntimeError("start the server first")
-        sock = socket.create_connection(("127.0.0.1", self._port), timeout=SOCKET_TIMEOUT_S)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
-        self._clients.add(sock)
-        return sock
-
-    def is_listening(self) -> bool:
-        """True if something accepts connections on this server's port now (it connects to
-        find out: a connection the server counts)."""
-        if self._port is None:
-            return False
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.settimeout(SOCKET_TIMEOUT_S)
-            return probe.connect_ex(("127.0.0.1", self._port)) == 0
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Close every client this server made, stop listening, close every connection,
-        join the thread (within ``timeout_s``); raise if the server failed."""
-        timeout_s = validate.real("timeout_s", timeout_s, low=0.0, high=MAX_TIMEOUT_S)
-        for sock in list(self._clients):
-            sock.close()
-        thread = self._thread
-        if thread is not None:
-            loop, stopping = self._loop, self._stopping
-            if loop is not None and stopping is not None and thread.is_alive():
-                with contextlib.suppress(RuntimeError):  # the loop may have just closed
-                    loop.call_soon_threadsafe(stopping.set)
-            thread.join(timeout_s)
-            if thread.is_alive():
-                raise RuntimeError(f"the echo server's thread did not end within {timeout_s:g} s")
-        if self._error is not None:
-            raise RuntimeError(f"the echo server failed: {self._error}") from self._error
-
-    def __enter__(self) -> EchoServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self._port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        try:
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.time_limit_s)
-            except TimeoutError:
-                self.expired = True
-        finally:
-            server.close()
-            tasks = list(self._open)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._open) >= self.max_connections:
-            self.refused += 1
-            writer.close()
-            return
-        task = asyncio.current_task()
-        self._open.add(task)
-        self.connections += 1
-        try:
-            while self.requests < self.max_requests:
-                header = await reader.readexactly(REQUEST_HEADER.size)
-                (size,) = REQUEST_HEADER.unpack(header)
-                if size > MAX_BODY_BYTES:
-                    break
-                body = await reader.readexactly(size)
-                writer.write(body)
-                await writer.drain()
-                self.requests += 1
-            if self.requests >= self.max_requests:
-                self._stopping.set()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self._open.discard(task)
-            writer.close()
-
-    def __repr__(self) -> str:
-        return (
-            f"EchoServer(port={self._port}, requests={self.requests}, "
-            f"connections={self.connections}, listening_thread={self._thread is not None})"
-        )
-
-
-def _check_body(body) -> bytes:
-    if not isinstance(body, bytes | bytearray | memoryview):
-        raise TypeError(f"body must be bytes, got {type(body).__name__}")
-    if not 0 < len(body) <= MAX_BODY_BYTES:
-        raise ValueError(f"body must hold 1 to {MAX_BODY_BYTES:,} bytes, got {len(body):,}")
-    return bytes(body)
-
-
-def request(sock: socket.socket, body: bytes, *, split: bool = True) -> bytes:
-    """One request/response on a connection to an :class:`EchoServer` (lesson 05).
-
-    ``split=True`` writes the header and the body in two ``send`` calls, then reads the
-    reply (write-write-read, the pattern Nagle's algorithm and delayed ACKs stall);
-    ``split=False`` writes them in one. Returns the reply (the body).
-    """
-    body = _check_body(body)
-    header = REQUEST_HEADER.pack(len(body))
-    if split:
-        sock.sendall(header)
-        sock.sendall(body)
-    else:
-        sock.sendall(header + body)
-    reply = bytearray()
-    while len(reply) < len(body):
-        chunk = sock.recv(len(body) - len(reply))
-        if not chunk:
-            raise ConnectionError("the server closed the connection before replying")
-        reply += chunk
-    return bytes(reply)
-
-
-def request_on_new_connection(server: EchoServer, body: bytes, nodelay: bool = True) -> bytes:
-    """Connect, make one :func:`request`, close: connect-per-request (lesson 05)."""
-    with server.connect(nodelay) as sock:
-        return request(sock, body, split=False)

@@ -13,6 +13,9 @@ first. Two modes:
   of operations well above the clock's cost; ``attrs["empty_call_ns"]`` says how much of a
   sample is the clock itself.
 
+:func:`compare_async` is the same harness for candidates that may be coroutines (lesson 05):
+``frame = await compare_async(...)``; its result reads like :func:`compare`'s.
+
 :func:`per_round` and :func:`ratios` turn the result into per-round figures, the raw
 material of a verdict such as "A is 1.4× slower than B (1.3–1.5× over 7 rounds)".
 """
@@ -20,11 +23,12 @@ material of a verdict such as "A is 1.4× slower than B (1.3–1.5× over 7 roun
 from __future__ import annotations
 
 import gc
+import inspect
 import itertools
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -73,6 +77,20 @@ def _noop() -> None:
 
 
 # -- the harness ---------------------------------------------------------------------------
+class _Settings(NamedTuple):
+    """A comparison's checked arguments (see :func:`compare`)."""
+
+    names: list[str]
+    ops: list[Callable[[], object]]
+    rounds: int
+    mode: str
+    calls: int | None
+    block_ns: int
+    warmup: int
+    collect_before: int | None
+    time_limit_s: float
+
+
 def compare(
     candidates: Mapping[str, Callable[[], object]],
     *,
@@ -137,7 +155,65 @@ def compare(
     >>> summarize(frame)  # per candidate: median, min and max ns per call over rounds
     >>> ratios(frame, "sum", "len")  # one ratio per round
     """
-    names, ops = _check_candidates(candidates)
+    settings = _check_arguments(
+        candidates, rounds, mode, calls, block_ns, warmup, collect_before, time_limit_s
+    )
+    # Plain calls never suspend the coroutine: it runs to its end in one step, no event loop.
+    frame, done, extra = _run_to_end(_measure(settings, detect_awaitables=False))
+    return _finish(frame, done, extra, settings, "compare")
+
+
+def compare_async(
+    candidates: Mapping[str, Callable[[], object]],
+    *,
+    rounds: int = 7,
+    mode: str = "bulk",
+    calls: int | None = None,
+    block_ns: int = 200 * units.NS_PER_US,
+    warmup: int = 1,
+    time_limit_s: float = 120.0,
+) -> Coroutine[object, object, pd.DataFrame]:
+    """:func:`compare` for candidates that may be coroutines (lesson 05): use
+    ``frame = await compare_async(...)`` (top-level ``await`` in a notebook).
+
+    Each candidate is a zero-argument callable; if its first call returns an awaitable,
+    every call is awaited (``await op()``), otherwise it is called (``op()``) — so a plain
+    function and an ``async def`` doing the same work can be compared on one event loop.
+    That first call is the first warm-up call (it is made even when ``warmup=0``). Rounds,
+    calibration, warm-up, time limit, the young-generation collection before each timed
+    block (``collect_before=0``) and the result are those of :func:`compare`, so
+    :func:`summarize`, :func:`ratios` and :func:`verdict` read it. In per-call mode
+    ``attrs["empty_call_ns"]`` is the median per-call sample of an empty plain call. The
+    arguments are checked when it is called, before anything is awaited.
+    """
+    settings = _check_arguments(candidates, rounds, mode, calls, block_ns, warmup, 0, time_limit_s)
+    return _compare_async(settings)
+
+
+async def _compare_async(settings: _Settings) -> pd.DataFrame:
+    frame, done, extra = await _measure(settings, detect_awaitables=True)
+    return _finish(frame, done, extra, settings, "compare_async")
+
+
+def _check_arguments(
+    candidates, rounds, mode, calls, block_ns, warmup, collect_before, time_limit_s
+) -> _Settings:
+    """Every argument of :func:`compare` and :func:`compare_async`, checked before any work."""
+    if not isinstance(candidates, Mapping):
+        raise TypeError(
+            "candidates must be a mapping of name -> zero-argument callable, "
+            f"got {type(candidates).__name__}"
+        )
+    if not 1 <= len(candidates) <= MAX_CANDIDATES:
+        raise ValueError(f"candidates must hold 1 to {MAX_CANDIDATES}, got {len(candidates)}")
+    names, ops = [], []
+    for name, op in candidates.items():
+        if not isinstance(name, str):
+            raise TypeError(f"candidates: names must be str, got {type(name).__name__}")
+        if not callable(op):
+            raise TypeError(f"candidates[{name!r}] must be callable, got {type(op).__name__}")
+        names.append(name)
+        ops.append(op)
     rounds = validate.integer("rounds", rounds, low=1, high=MAX_ROUNDS)
     mode = validate.one_of("mode", mode, MODES)
     if calls is not None:
@@ -157,70 +233,125 @@ def compare(
                 f"calls: {len(ops)} candidates × {rounds} rounds × {calls:,} calls = "
                 f"{total:,} per-call samples, above MAX_SAMPLES={MAX_SAMPLES:,}; ask for fewer"
             )
-    limit_ns = time_limit_s * units.NS_PER_S
+    return _Settings(
+        names, ops, rounds, mode, calls, block_ns, warmup, collect_before, time_limit_s
+    )
 
-    probes = []
-    for name, op in zip(names, ops, strict=True):
-        if warmup:
-            op()  # the first call may compile or fill caches: do not judge the cost by it
-        probes.append(_time_block(op, 1))
-        if (warmup - 1) * probes[-1] > limit_ns:
-            raise ValueError(
-                f"warmup: {warmup:,} calls of {name!r} would take about "
-                f"{(warmup - 1) * probes[-1] / units.NS_PER_S:,.1f} s, above "
-                f"time_limit_s={time_limit_s:g}"
-            )
-        for _ in itertools.repeat(None, max(warmup - 1, 0)):
-            op()
-    if mode == "bulk" and calls is None:
-        plan = [_calibrate(op, block_ns) for op in ops]  # (calls, ns per call) each
-    else:
-        plan = [(calls, probe) for probe in probes]
-    estimate = rounds * sum(n * per_call for n, per_call in plan)
-    if estimate > limit_ns:
-        raise ValueError(
-            f"this comparison would take about {estimate / units.NS_PER_S:,.1f} s, above "
-            f"time_limit_s={time_limit_s:g}; ask for fewer rounds or calls"
-        )
 
-    with GcWatch(capacity=0) as watch:
-        if mode == "bulk":
-            frame, done = _run_bulk(ops, plan, rounds, collect_before, limit_ns, watch)
-        else:
-            frame, done, empty = _run_per_call(ops, calls, rounds, collect_before, limit_ns, watch)
-    if done < rounds:
+def _run_to_end(coroutine):
+    """Run a coroutine that never suspends (it awaits nothing that waits) and return its value."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coroutine.close()
+    raise RuntimeError("a plain-call comparison suspended: only compare_async may await")
+
+
+def _finish(frame: pd.DataFrame, done: int, extra: dict, s: _Settings, who: str) -> pd.DataFrame:
+    """Warn if the time limit cut the run short; name the candidates; set ``attrs`` (the
+    common ones, then the mode's ``extra``)."""
+    if done < s.rounds:
         warnings.warn(
-            f"compare stopped after {done} of {rounds} rounds: time_limit_s={time_limit_s:g} "
+            f"{who} stopped after {done} of {s.rounds} rounds: time_limit_s={s.time_limit_s:g} "
             "was reached",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    frame.insert(0, "candidate", pd.Categorical.from_codes(frame.pop("code"), names))
+    frame.insert(0, "candidate", pd.Categorical.from_codes(frame.pop("code"), s.names))
     frame.attrs.update(
-        mode=mode, clock="perf_counter_ns", candidates=tuple(names), rounds=int(done)
+        mode=s.mode, clock="perf_counter_ns", candidates=tuple(s.names), rounds=int(done)
     )
-    if mode == "per_call":
-        frame.attrs["empty_call_ns"] = empty
+    frame.attrs.update(extra)
     return frame
 
 
-def _check_candidates(candidates) -> tuple[list[str], list[Callable[[], object]]]:
-    if not isinstance(candidates, Mapping):
-        raise TypeError(
-            "candidates must be a mapping of name -> zero-argument callable, "
-            f"got {type(candidates).__name__}"
+class _Plain:
+    """Times a plain candidate: the tight loops run as they are, the coroutine never waits."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: Callable[[], object]):
+        self.op = op
+
+    async def block(self, calls: int) -> int:
+        return _time_block(self.op, calls)
+
+    async def each(self, out: np.ndarray, watch: GcWatch, gcs: np.ndarray) -> None:
+        _time_calls(self.op, out, watch, gcs)
+
+
+class _Awaited:
+    """Times a candidate whose calls return awaitables: every call is awaited."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: Callable[[], object]):
+        self.op = op
+
+    async def block(self, calls: int) -> int:
+        op, loop = self.op, itertools.repeat(None, calls)
+        clock = time.perf_counter_ns
+        start = clock()
+        for _ in loop:
+            await op()
+        return clock() - start
+
+    async def each(self, out: np.ndarray, watch: GcWatch, gcs: np.ndarray) -> None:
+        op, clock = self.op, time.perf_counter_ns
+        seen = watch.total
+        for i in range(out.size):
+            start = clock()
+            await op()
+            out[i] = clock() - start
+            if watch.total != seen:
+                seen = _count_gcs(watch, gcs, i)
+
+
+async def _measure(s: _Settings, detect_awaitables: bool) -> tuple[pd.DataFrame, int, dict]:
+    """Warm up, probe, plan, check the estimate and run the rounds: the frame (without
+    candidate names), the rounds done and the mode's own ``attrs``.
+
+    With ``detect_awaitables`` each candidate's first call (its first warm-up call) says
+    whether its calls are awaited; otherwise every candidate is a plain call.
+    """
+    limit_ns = s.time_limit_s * units.NS_PER_S
+    timers, probes = [], []
+    for name, op in zip(s.names, s.ops, strict=True):
+        if detect_awaitables:
+            first = op()  # also the first warm-up call: it tells a coroutine from a plain call
+            if inspect.isawaitable(first):
+                await first
+                timers.append(_Awaited(op))
+            else:
+                timers.append(_Plain(op))
+        else:
+            timers.append(_Plain(op))
+            if s.warmup:
+                op()  # the first call may compile or fill caches: do not judge the cost by it
+        probes.append(await timers[-1].block(1))
+        if (s.warmup - 1) * probes[-1] > limit_ns:
+            raise ValueError(
+                f"warmup: {s.warmup:,} calls of {name!r} would take about "
+                f"{(s.warmup - 1) * probes[-1] / units.NS_PER_S:,.1f} s, above "
+                f"time_limit_s={s.time_limit_s:g}"
+            )
+        if s.warmup > 1:
+            await timers[-1].block(s.warmup - 1)
+    if s.mode == "bulk" and s.calls is None:
+        plan = [await _calibrate(timer, s.block_ns) for timer in timers]  # (calls, ns per call)
+    else:
+        plan = [(s.calls, probe) for probe in probes]
+    estimate = s.rounds * sum(n * per_call for n, per_call in plan)
+    if estimate > limit_ns:
+        raise ValueError(
+            f"this comparison would take about {estimate / units.NS_PER_S:,.1f} s, above "
+            f"time_limit_s={s.time_limit_s:g}; ask for fewer rounds or calls"
         )
-    if not 1 <= len(candidates) <= MAX_CANDIDATES:
-        raise ValueError(f"candidates must hold 1 to {MAX_CANDIDATES}, got {len(candidates)}")
-    names, ops = [], []
-    for name, op in candidates.items():
-        if not isinstance(name, str):
-            raise TypeError(f"candidates: names must be str, got {type(name).__name__}")
-        if not callable(op):
-            raise TypeError(f"candidates[{name!r}] must be callable, got {type(op).__name__}")
-        names.append(name)
-        ops.append(op)
-    return names, ops
+    with GcWatch(capacity=0) as watch:
+        if s.mode == "bulk":
+            return await _run_bulk(timers, plan, s, limit_ns, watch)
+        return await _run_per_call(timers, s, limit_ns, watch)
 
 
 def _time_block(op: Callable[[], object], calls: int) -> int:
@@ -233,11 +364,11 @@ def _time_block(op: Callable[[], object], calls: int) -> int:
     return clock() - start
 
 
-def _calibrate(op: Callable[[], object], block_ns: int) -> tuple[int, float]:
+async def _calibrate(timer, block_ns: int) -> tuple[int, float]:
     """Calls per block so one block lasts at least ``block_ns``, and the ns per call seen."""
     calls = 1
     while True:
-        elapsed = _time_block(op, calls)
+        elapsed = await timer.block(calls)
         if elapsed >= block_ns or calls >= MAX_CALLS:
             return calls, elapsed / calls
         aim = math.ceil(calls * 1.25 * block_ns / elapsed) if elapsed > 0 else 100 * calls
@@ -249,27 +380,44 @@ def _rotation(k: int, r: int) -> list[int]:
     return [(r + i) % k for i in range(k)]
 
 
+def _rounds(k: int, rounds: int, limit_ns: float):
+    """``(round, position, candidate)`` in interleaved, rotated order; no round starts after
+    ``limit_ns`` (the first always does). The caller counts the rounds it finished."""
+    started = time.perf_counter_ns()
+    for r in range(rounds):
+        if r and time.perf_counter_ns() - started > limit_ns:
+            return
+        for position, c in enumerate(_rotation(k, r)):
+            yield r, position, c
+
+
 def _gc_snapshot(watch: GcWatch) -> tuple[int, ...]:
     return tuple(watch.counts[g] for g in GENERATIONS)
 
 
-def _run_bulk(ops, plan, rounds, collect_before, limit_ns, watch):
-    k = len(ops)
-    rows = np.zeros((rounds * k, 5 + len(GENERATIONS)), dtype=np.int64)
-    started, done = time.perf_counter_ns(), 0
-    for r in range(rounds):
-        if r and time.perf_counter_ns() - started > limit_ns:
-            break
-        for position, c in enumerate(_rotation(k, r)):
-            calls = plan[c][0]
-            if collect_before is not None:
-                gc.collect(collect_before)
-            ops[c]()  # re-warm: the collection and the other candidates evicted its data
-            before = _gc_snapshot(watch)
-            elapsed = _time_block(ops[c], calls)
-            after = _gc_snapshot(watch)
-            rows[r * k + position] = (c, r, position, calls, elapsed, *np.subtract(after, before))
-        done = r + 1
+def _count_gcs(watch: GcWatch, gcs: np.ndarray, i: int) -> int:
+    """Charge the collections since the last snapshot to call ``i``: the last row of ``gcs``
+    keeps the running snapshot. Returns the watch's new total."""
+    now = _gc_snapshot(watch)
+    gcs[i] = np.subtract(now, gcs[-1])
+    gcs[-1] = now
+    return watch.total
+
+
+async def _run_bulk(timers, plan, s: _Settings, limit_ns, watch):
+    k = len(timers)
+    rows = np.zeros((s.rounds * k, 5 + len(GENERATIONS)), dtype=np.int64)
+    done = 0
+    for r, position, c in _rounds(k, s.rounds, limit_ns):
+        calls = plan[c][0]
+        if s.collect_before is not None:
+            gc.collect(s.collect_before)
+        await timers[c].block(1)  # re-warm: the collection and the others evicted its data
+        before = _gc_snapshot(watch)
+        elapsed = await timers[c].block(calls)
+        after = _gc_snapshot(watch)
+        rows[r * k + position] = (c, r, position, calls, elapsed, *np.subtract(after, before))
+        done = r + 1 if position == k - 1 else done
     rows = rows[: done * k]
     frame = pd.DataFrame(
         {
@@ -283,7 +431,7 @@ def _run_bulk(ops, plan, rounds, collect_before, limit_ns, watch):
     )
     for j, column in enumerate(_GC_COLUMNS):
         frame[column] = rows[:, 5 + j]
-    return frame, done
+    return frame, done, {}
 
 
 def _time_calls(op, out: np.ndarray, watch: GcWatch, gcs: np.ndarray) -> None:
@@ -295,33 +443,26 @@ def _time_calls(op, out: np.ndarray, watch: GcWatch, gcs: np.ndarray) -> None:
         op()
         out[i] = clock() - start
         if watch.total != seen:  # rare: a collection started during (or right after) call i
-            seen = watch.total
-            now = _gc_snapshot(watch)
-            gcs[i] = np.subtract(now, gcs[-1])  # the last row keeps the running snapshot
-            gcs[-1] = now
+            seen = _count_gcs(watch, gcs, i)
 
 
-def _run_per_call(ops, calls, rounds, collect_before, limit_ns, watch):
-    k = len(ops)
+async def _run_per_call(timers, s: _Settings, limit_ns, watch):
+    k, calls = len(timers), s.calls
     empty = np.empty(min(calls, _EMPTY_CALLS), dtype=np.int64)
     scratch = np.zeros((empty.size + 1, len(GENERATIONS)), dtype=np.int64)
     scratch[-1] = _gc_snapshot(watch)
     _time_calls(_noop, empty, watch, scratch)
-    latency = np.empty((rounds, k, calls), dtype=np.int64)
-    gcs = np.zeros((rounds, k, calls + 1, len(GENERATIONS)), dtype=np.int32)
-    started, done = time.perf_counter_ns(), 0
-    for r in range(rounds):
-        if r and time.perf_counter_ns() - started > limit_ns:
-            break
-        for position, c in enumerate(_rotation(k, r)):
-            if collect_before is not None:
-                gc.collect(collect_before)
-            for _ in range(_REWARM_CALLS):  # the collection and other candidates evicted caches
-                ops[c]()
-            block_gcs = gcs[r, position]
-            block_gcs[-1] = _gc_snapshot(watch)
-            _time_calls(ops[c], latency[r, position], watch, block_gcs)
-        done = r + 1
+    latency = np.empty((s.rounds, k, calls), dtype=np.int64)
+    gcs = np.zeros((s.rounds, k, calls + 1, len(GENERATIONS)), dtype=np.int32)
+    done = 0
+    for r, position, c in _rounds(k, s.rounds, limit_ns):
+        if s.collect_before is not None:
+            gc.collect(s.collect_before)
+        await timers[c].block(_REWARM_CALLS)  # the collection and the others evicted caches
+        block_gcs = gcs[r, position]
+        block_gcs[-1] = _gc_snapshot(watch)
+        await timers[c].each(latency[r, position], watch, block_gcs)
+        done = r + 1 if position == k - 1 else done
     order = np.array([_rotation(k, r) for r in range(done)], dtype=np.int64).reshape(done, k)
     shape = (done, k, calls)
     frame = pd.DataFrame(
@@ -336,7 +477,7 @@ def _run_per_call(ops, calls, rounds, collect_before, limit_ns, watch):
     per_call_gcs = gcs[:done, :, :calls].reshape(-1, len(GENERATIONS))
     for j, column in enumerate(_GC_COLUMNS):
         frame[column] = per_call_gcs[:, j]
-    return frame, done, float(np.median(empty))
+    return frame, done, {"empty_call_ns": float(np.median(empty))}
 
 
 # -- reading a comparison -------------------------------------------------------------------

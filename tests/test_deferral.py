@@ -1,12 +1,11 @@
 """deferral: stamped channels never block, orders reconcile (a cancel that races a fill
-included), the refresher publishes snapshots and surfaces errors, sessions and servers leave
-no thread, task or listening socket behind."""
+included), the refresher publishes snapshots and surfaces errors, sessions leave no thread
+or task behind."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import socket
 import threading
 import time
 from collections import deque
@@ -428,94 +427,3 @@ def test_ingest_refuses_a_torn_record():
         assert seen == [(0, 5)]
 
     asyncio.run(scenario())
-
-
-# -- the async harness --------------------------------------------------------------------------
-def test_compare_async_mixes_plain_calls_and_coroutines():
-    async def coroutine():
-        return sum(range(10))
-
-    def plain():
-        return sum(range(10))
-
-    frame = asyncio.run(
-        deferral.compare_async({"plain": plain, "await": coroutine}, rounds=3, block_ns=20_000)
-    )
-    assert frame.attrs["mode"] == "bulk" and frame.attrs["rounds"] == 3
-    assert (frame["ns_per_call"] > 0).all() and len(frame) == 6
-    assert timing.verdict(frame, "await", "plain").rounds == 3
-
-    per_call = asyncio.run(
-        deferral.compare_async(
-            {"sleep0": lambda: asyncio.sleep(0), "plain": plain},
-            rounds=2,
-            mode="per_call",
-            calls=50,
-        )
-    )
-    summary = timing.summarize(per_call)
-    assert (summary["count"] == 100).all() and per_call.attrs["empty_call_ns"] > 0
-
-
-def test_compare_async_validates_before_creating_work():
-    with pytest.raises(TypeError, match="candidates"):
-        deferral.compare_async([lambda: None])
-    with pytest.raises(ValueError, match="rounds"):
-        deferral.compare_async({"a": lambda: None}, rounds=0)
-    with pytest.raises(ValueError, match="calls"):
-        deferral.compare_async({"a": lambda: None}, mode="per_call", calls=10**8)
-
-
-# -- loopback TCP -------------------------------------------------------------------------------
-def test_echo_server_answers_and_nothing_listens_after(no_leaks):
-    with deferral.EchoServer(max_connections=4) as server:
-        assert server.is_listening()
-        pooled = server.connect(nodelay=True)
-        nagle = server.connect(nodelay=False)
-        assert nagle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
-        for i in range(5):
-            body = bytes([i]) * (i + 1)
-            assert deferral.request(pooled, body) == body
-            assert deferral.request(nagle, body, split=False) == body
-        assert deferral.request_on_new_connection(server, b"hello") == b"hello"
-        port = server.port
-    assert server.requests == 11 and server.connections == 4  # is_listening() connects too
-    assert not server.is_listening()
-    assert pooled.fileno() == -1 and nagle.fileno() == -1  # stop() closed its clients
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0
-
-
-def test_echo_server_is_bounded(no_leaks):
-    with deferral.EchoServer(max_connections=1, max_requests=3) as server:
-        first = server.connect()
-        deferral.request(first, b"a")
-        second = server.connect()  # over max_connections: closed on arrival
-        with pytest.raises((ConnectionError, OSError)):
-            deferral.request(second, b"b")
-        deferral.request(first, b"c")
-        deferral.request(first, b"d")  # the third request ends the server
-        deadline = time.monotonic() + 5
-        while server.is_listening() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not server.is_listening()
-    assert server.refused == 1 and server.requests == 3
-
-
-def test_echo_server_stops_itself_after_its_time_limit(no_leaks):
-    server = deferral.EchoServer(time_limit_s=0.05).start()
-    deadline = time.monotonic() + 5
-    while server.is_listening() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    server.stop()
-    assert server.expired and not server.is_listening()
-
-
-def test_request_refuses_bad_bodies():
-    with socket.socket() as sock:
-        with pytest.raises(TypeError, match="body"):
-            deferral.request(sock, "text")
-        with pytest.raises(ValueError, match="body"):
-            deferral.request(sock, b"")
-        with pytest.raises(ValueError, match="body"):
-            deferral.request(sock, bytes(deferral.MAX_BODY_BYTES + 1))

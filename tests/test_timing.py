@@ -1,5 +1,7 @@
-"""timing: the clock table, and the harness's rounds, calibration, GC counts and bounds."""
+"""timing: the clock table, and the harness's rounds, calibration, GC counts and bounds, for
+plain calls (compare) and coroutines (compare_async)."""
 
+import asyncio
 import gc
 import math
 import time
@@ -337,3 +339,83 @@ def test_verdict_refuses_unknown_candidates():
     frame = _bulk_frame({"a": [1.0], "b": [2.0]})
     with pytest.raises(ValueError, match="numerator"):
         timing.verdict(frame, "c", "b")
+
+
+# -- compare_async: the harness for coroutines --------------------------------------------------------------------------
+def test_compare_async_mixes_plain_calls_and_coroutines():
+    async def coroutine():
+        return sum(range(10))
+
+    def plain():
+        return sum(range(10))
+
+    frame = asyncio.run(
+        timing.compare_async({"plain": plain, "await": coroutine}, rounds=3, block_ns=20_000)
+    )
+    assert frame.attrs["mode"] == "bulk" and frame.attrs["rounds"] == 3
+    assert (frame["ns_per_call"] > 0).all() and len(frame) == 6
+    assert timing.verdict(frame, "await", "plain").rounds == 3
+
+    per_call = asyncio.run(
+        timing.compare_async(
+            {"sleep0": lambda: asyncio.sleep(0), "plain": plain},
+            rounds=2,
+            mode="per_call",
+            calls=50,
+        )
+    )
+    summary = timing.summarize(per_call)
+    assert (summary["count"] == 100).all() and per_call.attrs["empty_call_ns"] > 0
+
+
+def test_compare_async_validates_before_creating_work():
+    with pytest.raises(TypeError, match="candidates"):
+        timing.compare_async([lambda: None])
+    with pytest.raises(ValueError, match="rounds"):
+        timing.compare_async({"a": lambda: None}, rounds=0)
+    with pytest.raises(ValueError, match="calls"):
+        timing.compare_async({"a": lambda: None}, mode="per_call", calls=10**8)
+
+
+@pytest.mark.parametrize("mode", ["bulk", "per_call"])
+def test_compare_async_frames_have_compare_s_shape(mode):
+    async def coroutine():
+        return None
+
+    kwargs = {"rounds": 3, "mode": mode, "calls": 20}
+    sync = timing.compare({"a": lambda: None, "b": lambda: None}, **kwargs)
+    both = asyncio.run(timing.compare_async({"a": lambda: None, "b": coroutine}, **kwargs))
+    assert list(both.columns) == list(sync.columns)
+    assert both.dtypes.equals(sync.dtypes)
+    assert both.attrs.keys() == sync.attrs.keys()
+    assert both[["round", "position"]].equals(sync[["round", "position"]])
+    assert both["candidate"].astype(str).tolist() == sync["candidate"].astype(str).tolist()
+
+
+def test_compare_async_awaits_every_call_of_a_coroutine():
+    counted = []
+
+    async def coroutine():
+        await asyncio.sleep(0)
+        counted.append(1)
+
+    frame = asyncio.run(
+        timing.compare_async({"c": coroutine}, rounds=2, calls=5, warmup=3, mode="per_call")
+    )
+    # warm-up: 3 calls and a probe; per round 3 re-warming calls and 5 timed ones
+    assert len(counted) == 3 + 1 + 2 * (3 + 5) and len(frame) == 10
+
+
+def test_compare_async_stops_at_its_time_limit_with_a_warning():
+    calls = []
+
+    async def slows_down():  # fast while probed, so the estimate lets the run start
+        calls.append(1)
+        if len(calls) > 2:
+            await asyncio.sleep(0.01)
+
+    with pytest.warns(RuntimeWarning, match=r"compare_async stopped after \d+ of 1000 rounds"):
+        frame = asyncio.run(
+            timing.compare_async({"slow": slows_down}, rounds=1_000, calls=1, time_limit_s=0.2)
+        )
+    assert 1 <= frame.attrs["rounds"] < 1_000 and len(frame) == frame.attrs["rounds"]
