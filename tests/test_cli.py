@@ -231,7 +231,7 @@ def test_ctrl_c_keeps_the_rows_written_so_far(tmp_path):
         (["sweep", "--policy", "greedy,timeout", "--slo-us", "50"], "--slo-us"),
         (["sweep", "--resume", "--overwrite"], "--overwrite"),
         (["sweep", "--max-b", "4"], "--max-b"),  # no abbreviations
-        (["train"], "train"),
+        (["fly"], "fly"),
         ([], "COMMAND"),
     ],
 )
@@ -296,7 +296,7 @@ def test_commands_are_a_table_that_a_new_command_can_join(capsys):
     def add(parser):
         parser.add_argument("--episodes", type=int, default=1)
 
-    extra = cli.Command("train", "train an agent", add, lambda args: args.episodes + 40)
+    extra = cli.Command("demo", "a demo command", add, lambda args: args.episodes + 40)
     parser = cli.build_parser((*cli.COMMANDS, extra))
-    args = parser.parse_args(["train", "--episodes", "2"])
+    args = parser.parse_args(["demo", "--episodes", "2"])
     assert args.run(args) == 42
