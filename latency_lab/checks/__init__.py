@@ -47,6 +47,9 @@ CHECKERS = {
     "check_histogram_quantile": "lesson10",
     "check_mean_alert_share": "lesson10",
     "check_sync_interval": "lesson10",
+    "check_stagger_period": "lesson09",
+    "check_spike_breakdown": "lesson09",
+    "check_coinciding_jobs": "lesson09",
 }
 
 __all__ = ["CHECKERS", "Feedback", *CHECKERS]
