@@ -65,11 +65,13 @@ def check_stagger_period(answer) -> Feedback:
     for other, name in zip(_OTHER_PERIODS, ("snapshot", "risk check"), strict=True):
         meet = math.lcm(period, other)
         if meet <= _HORIZON:
+            times = _HORIZON // meet
+            times = "once" if times == 1 else f"{times:,} times"
             return Feedback(
                 False,
                 f"With a period of {period}, the display and the {name} (every {other:,}) "
                 f"both run every lcm({period}, {other:,}) = {meet:,} updates: "
-                f"{_HORIZON // meet:,} times in {_HORIZON:,} updates. Hint: two periods meet "
+                f"{times} in {_HORIZON:,} updates. Hint: two periods meet "
                 "every least common multiple of the two; a period sharing no factor with "
                 "1,000 and 750 (2, 3 and 5) pushes it past 100,000.",
             )
