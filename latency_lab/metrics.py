@@ -443,25 +443,25 @@ def _duration(name: str, value) -> str:
 
 
 def quantile_expr(
-    operation: str, q: float = 0.99, window: str = "5m", name: str = METRIC_NAME
+    operation: str, q: float = 0.99, rate_window: str = "5m", name: str = METRIC_NAME
 ) -> str:
-    """PromQL for the ``q``-quantile of ``operation``'s latency over the last ``window``
+    """PromQL for the ``q``-quantile of ``operation``'s latency over the last ``rate_window``
     (in seconds), from the bucket rates summed over every instance (``by (le)``)."""
     operation = _label_value("operation", operation)
     q = validate.real("q", q, low=0.0, high=1.0)
-    window = _duration("window", window)
+    rate_window = _duration("rate_window", rate_window)
     return (
         f"histogram_quantile({q!r}, sum by (le) "
-        f'(rate({name}_bucket{{{LABEL}="{operation}"}}[{window}])))'
+        f'(rate({name}_bucket{{{LABEL}="{operation}"}}[{rate_window}])))'
     )
 
 
-def mean_expr(operation: str, window: str = "5m", name: str = METRIC_NAME) -> str:
-    """PromQL for ``operation``'s mean latency over the last ``window``: rate of the sum
+def mean_expr(operation: str, rate_window: str = "5m", name: str = METRIC_NAME) -> str:
+    """PromQL for ``operation``'s mean latency over the last ``rate_window``: rate of the sum
     over rate of the count (in seconds)."""
     operation = _label_value("operation", operation)
-    window = _duration("window", window)
-    selector = f'{{{LABEL}="{operation}"}}[{window}]'
+    rate_window = _duration("rate_window", rate_window)
+    selector = f'{{{LABEL}="{operation}"}}[{rate_window}]'
     return f"sum(rate({name}_sum{selector})) / sum(rate({name}_count{selector}))"
 
 
@@ -469,16 +469,16 @@ def alert_rule(
     operation: str,
     threshold_s: float,
     q: float = 0.99,
-    window: str = "5m",
+    rate_window: str = "5m",
     for_: str = "2m",
     name: str = METRIC_NAME,
 ) -> str:
     """A Prometheus alerting rule (YAML) that fires when ``operation``'s ``q``-quantile over
-    ``window`` stays above ``threshold_s`` seconds for ``for_``."""
+    ``rate_window`` stays above ``threshold_s`` seconds for ``for_``."""
     operation = _label_value("operation", operation)
     low = 1 / units.NS_PER_S
     threshold_s = validate.real("threshold_s", threshold_s, low=low, high=MAX_THRESHOLD_S)
-    expr = quantile_expr(operation, q, window, name)
+    expr = quantile_expr(operation, q, rate_window, name)
     for_ = _duration("for_", for_)
     percent = f"{q * 100:.6g}"
     words = re.split(r"[^A-Za-z0-9]+", operation)

@@ -245,7 +245,7 @@ def test_listening_ports_sees_a_socket_of_this_process():
 
 # -- PromQL and alert rules ----------------------------------------------------------------------
 def test_alert_rule_text():
-    rule = metrics.alert_rule("signal", 0.0005, q=0.999, window="1m", for_="30s")
+    rule = metrics.alert_rule("signal", 0.0005, q=0.999, rate_window="1m", for_="30s")
     assert "alert: SignalLatencyP999High" in rule
     assert (
         "expr: histogram_quantile(0.999, sum by (le) (rate("
@@ -255,7 +255,7 @@ def test_alert_rule_text():
 
 
 def test_mean_expr_divides_rates_of_sum_and_count():
-    expr = metrics.mean_expr("book", window="2m")
+    expr = metrics.mean_expr("book", rate_window="2m")
     assert expr == (
         'sum(rate(latency_lab_operation_latency_seconds_sum{operation="book"}[2m])) / '
         'sum(rate(latency_lab_operation_latency_seconds_count{operation="book"}[2m]))'
@@ -269,7 +269,7 @@ def test_mean_expr_divides_rates_of_sum_and_count():
         ({"threshold_s": 10**6}, ValueError),
         ({"threshold_s": "1"}, TypeError),
         ({"q": 1.5}, ValueError),
-        ({"window": "5 minutes"}, ValueError),
+        ({"rate_window": "5 minutes"}, ValueError),
         ({"for_": 5}, TypeError),
         ({"operation": 'x"} or vector(1) #'}, ValueError),
     ],
