@@ -598,6 +598,7 @@ def _fixtures() -> dict[str, Callable[[], object]]:
         "cols": 2, "full": 10, "quick": 1, "answer": 0.5, "value": 1, "name": "x",
         "kind": "deque", "scenario": "calm", "is_ns": True, "description": "a workload",
         "numerator": "a", "denominator": "b", "mode": "bulk",
+        "q": 0.99, "operation": "signal", "threshold_s": 0.0005,
     }  # fmt: skip
     factories: dict[str, Callable[[], object]] = {k: (lambda v=v: v) for k, v in values.items()}
     factories.update(
@@ -624,6 +625,8 @@ def _fixtures() -> dict[str, Callable[[], object]]:
             "sizes": lambda: np.full(8, 5.0),
             "timestamps_ns": lambda: np.arange(8),
             "allowed": lambda: ("x", "y"),
+            "le_s": lambda: [0.001, 0.01, math.inf],
+            "cumulative": lambda: [5.0, 9.0, 10.0],
             # sweeps: one small run
             "config": lambda: _Lazy("sweep").Config("calm", "timeout", 4, 10.0, events=64),
             "configs": lambda: [_Lazy("sweep").Config("calm", "timeout", 4, 10.0, events=64)],
