@@ -308,3 +308,34 @@ def test_lesson_00_checking_imports_nothing_later_lessons_need():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_an_untouched_stub_is_no_answer_for_every_checker():
+    def dots(samples, p): ...
+
+    def passes(samples, p):
+        """A docstring and nothing else."""
+
+    def returns_dots(samples, p):
+        return ...
+
+    def answer(samples, p):
+        return samples[0]
+
+    for stub in (dots, passes, returns_dots):
+        assert core.is_stub(stub)
+        feedback = checks.check_nearest_rank(stub)
+        assert not feedback.passed and feedback.message == core.NO_ANSWER
+    assert not core.is_stub(answer)
+    assert not core.is_stub(lambda samples, p: None)  # a wrong answer, not a stub
+    assert not core.is_stub(np.sort)  # no bytecode: judged like any answer
+
+
+def test_names_used_sees_nested_functions():
+    def outer():
+        def inner():
+            return math.floor(1.5)
+
+        return inner()
+
+    assert {"math", "floor"} <= core.names_used(outer.__code__)

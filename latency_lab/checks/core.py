@@ -28,6 +28,7 @@ raising :class:`Rejected`.
 
 from __future__ import annotations
 
+import dis
 import faulthandler
 import functools
 import inspect
@@ -259,11 +260,41 @@ def same_as_reference(
     return Feedback(True, success)
 
 
+# -- reading a learner's function -------------------------------------------------------------
+_DOES_NOTHING = {"RESUME", "NOP", "CACHE", "RETURN_VALUE", "POP_TOP"}
+_LOADS_NOTHING = {"LOAD_CONST", "RETURN_CONST"}
+
+
+def is_stub(func) -> bool:
+    """True for an exercise stub left as it is: a ``def`` whose body does nothing (``...``,
+    ``pass``, a docstring, ``return None`` or ``return ...``). A lambda is always an answer
+    (``lambda x: None`` is a wrong one, not a stub), and so is anything without bytecode."""
+    code = getattr(func, "__code__", None)
+    if not isinstance(code, types.CodeType) or code.co_name == "<lambda>":
+        return False
+    return all(
+        i.opname in _DOES_NOTHING or (i.opname in _LOADS_NOTHING and i.argval in (None, ...))
+        for i in dis.get_instructions(code)
+    )
+
+
+def names_used(code: types.CodeType, depth: int = 0) -> set[str]:
+    """Global and attribute names a function's code uses, nested functions included: how a
+    checker sees that a learner's answer calls the reference it is judged against."""
+    names = set(code.co_names)
+    if depth < 10:
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                names |= names_used(const, depth + 1)
+    return names
+
+
 # -- the checker wrapper ----------------------------------------------------------------------
 def checker(judge: Callable[[object], Feedback]) -> Callable[..., Feedback]:
     """Make ``judge(answer)`` a checker: ``check(answer, *, time_limit_s=10.0) -> Feedback``.
 
-    A missing answer (``None`` or ``...``) gets a reminder; every other answer is judged
+    A missing answer (``None``, ``...`` or an untouched stub, see :func:`is_stub`) gets a
+    reminder; every other answer is judged
     safely (see the module docstring). ``time_limit_s`` is how long the learner's code may
     run in total, in seconds, from ``MIN_TIME_LIMIT_S`` to ``MAX_TIME_LIMIT_S``.
     """
@@ -273,7 +304,7 @@ def checker(judge: Callable[[object], Feedback]) -> Callable[..., Feedback]:
         time_limit_s = validate.real(
             "time_limit_s", time_limit_s, low=MIN_TIME_LIMIT_S, high=MAX_TIME_LIMIT_S
         )
-        if answer is None or answer is Ellipsis:
+        if answer is None or answer is Ellipsis or is_stub(answer):
             return Feedback(False, NO_ANSWER)
         return run_judge(judge, answer, time_limit_s=time_limit_s)
 

@@ -3,12 +3,9 @@ a pool's reset hook."""
 
 from __future__ import annotations
 
-import dis
-
 import numpy as np
 
 from latency_lab.checks.core import (
-    NO_ANSWER,
     Feedback,
     LearnerError,
     Rejected,
@@ -18,24 +15,6 @@ from latency_lab.checks.core import (
     whole,
 )
 from latency_lab.structures import ObjectPool
-
-# Opcodes of a function whose body is only ``...``, ``pass`` or a docstring (3.11 to 3.13).
-_NO_OP = {"RESUME", "NOP", "CACHE", "RETURN_VALUE"}
-_LOAD_NONE = {"LOAD_CONST", "RETURN_CONST"}
-
-
-def _unanswered(func) -> bool:
-    """True for an exercise stub left as it is: a ``def`` whose body does nothing.
-
-    A lambda is always taken as an answer (``lambda buf: None`` is a wrong one, not a stub).
-    """
-    code = getattr(func, "__code__", None)
-    if code is None or getattr(func, "__name__", "") == "<lambda>":
-        return False
-    return all(
-        i.opname in _NO_OP or (i.opname in _LOAD_NONE and i.argval is None)
-        for i in dis.get_instructions(code)
-    )
 
 
 @checker
@@ -96,8 +75,6 @@ def check_reset_hook(func) -> Feedback:
     """Lesson 04: a reset hook that makes a pooled numpy buffer safe to reuse (all zeros)."""
     if not callable(func):
         raise Rejected("Pass your function itself, e.g. check_reset_hook(zero).")
-    if _unanswered(func):
-        return Feedback(False, NO_ANSWER)
     for size, dtype in ((16, np.float64), (1_000, np.float64), (8, np.int64)):
         _judge_reset(func, _used_buffer(size, dtype))
     pool = ObjectPool(lambda: np.empty(16), reset=lambda buffer: call_learner(func, buffer))
@@ -268,8 +245,6 @@ def check_ring_push(func) -> Feedback:
     item in slot ``tail & mask`` then ``tail`` advanced, or False when full."""
     if not callable(func):
         raise Rejected("Pass your function itself, e.g. check_ring_push(push).")
-    if _unanswered(func):
-        return Feedback(False, NO_ANSWER)
     pushes = 0
     for capacity, ops in _push_sequences():
         ring = _Ring(capacity)

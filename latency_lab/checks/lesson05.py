@@ -3,13 +3,11 @@ staleness-aware reader of a cached estimate, and how long a channel takes to fil
 
 from __future__ import annotations
 
-import dis
 from collections import deque
 
 import numpy as np
 
 from latency_lab.checks.core import (
-    NO_ANSWER,
     Feedback,
     Rejected,
     call_learner,
@@ -19,24 +17,6 @@ from latency_lab.checks.core import (
     number,
 )
 from latency_lab.deferral import Snapshot
-
-# Opcodes of a function whose body is only ``...``, ``pass`` or a docstring (3.11 to 3.13).
-_NO_OP = {"RESUME", "NOP", "CACHE", "RETURN_VALUE", "POP_TOP"}
-_LOAD_NOTHING = {"LOAD_CONST", "RETURN_CONST"}
-
-
-def _unanswered(func) -> bool:
-    """True for an exercise stub left as it is: a ``def`` whose body does nothing.
-
-    A lambda is always taken as an answer (``lambda *a: None`` is a wrong one, not a stub).
-    """
-    code = getattr(func, "__code__", None)
-    if code is None or getattr(func, "__name__", "") == "<lambda>":
-        return False
-    return all(
-        i.opname in _NO_OP or (i.opname in _LOAD_NOTHING and i.argval in (None, Ellipsis))
-        for i in dis.get_instructions(code)
-    )
 
 
 def _function(func, example: str) -> None:
@@ -119,8 +99,6 @@ def check_try_send(func) -> Feedback:
     returns True if it holds fewer than ``capacity`` items; otherwise it returns False at once
     and leaves ``items`` unchanged (no waiting, no eviction)."""
     _function(func, "check_try_send(try_send)")
-    if _unanswered(func):
-        return Feedback(False, NO_ANSWER)
     cases = try_send_cases()
     for description, capacity, maxlen, ops in cases:
         _judge_try_send(func, description, capacity, maxlen, ops)
@@ -173,8 +151,6 @@ def check_staleness_reader(func) -> Feedback:
     ``snapshot.value`` when a snapshot exists and ``now_ns − snapshot.as_of_ns ≤ max_age_ns``,
     otherwise ``fallback``."""
     _function(func, "check_staleness_reader(read_estimate)")
-    if _unanswered(func):
-        return Feedback(False, NO_ANSWER)
     cases = staleness_cases()
     for description, snapshot, now_ns, max_age_ns, fallback in cases:
         want = _reference_read_estimate(snapshot, now_ns, max_age_ns, fallback)

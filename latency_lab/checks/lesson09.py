@@ -3,14 +3,12 @@ spike detector's per-operation breakdown, and how many updates run two jobs at o
 
 from __future__ import annotations
 
-import dis
 import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from latency_lab.checks.core import (
-    NO_ANSWER,
     Feedback,
     Rejected,
     call_learner,
@@ -19,24 +17,6 @@ from latency_lab.checks.core import (
     same_as_reference,
     whole,
 )
-
-# Opcodes of a function whose body is only ``...``, ``pass`` or a docstring (3.11 to 3.13).
-_NO_OP = {"RESUME", "NOP", "CACHE", "RETURN_VALUE", "POP_TOP"}
-_LOAD_NOTHING = {"LOAD_CONST", "RETURN_CONST"}
-
-
-def _unanswered(func) -> bool:
-    """True for an exercise stub left as it is: a ``def`` whose body does nothing.
-
-    A lambda is always taken as an answer (``lambda *a: None`` is a wrong one, not a stub).
-    """
-    code = getattr(func, "__code__", None)
-    if code is None or getattr(func, "__name__", "") == "<lambda>":
-        return False
-    return all(
-        i.opname in _NO_OP or (i.opname in _LOAD_NOTHING and i.argval in (None, Ellipsis))
-        for i in dis.get_instructions(code)
-    )
 
 
 def _function(func, example: str) -> None:
@@ -176,8 +156,6 @@ def check_spike_breakdown(func) -> Feedback:
     per operation (numpy int arrays of equal length) and returns a dict: for every operation,
     how many slow iterations (sum over operations > ``threshold_ns``) it was the culprit of —
     the operation whose sample exceeded its own median by most (ties: the first)."""
-    if _unanswered(func):
-        return Feedback(False, NO_ANSWER)
     _function(func, "check_spike_breakdown(breakdown)")
     for description, samples_ns, threshold_ns in breakdown_cases():
         want = _reference_breakdown(samples_ns, threshold_ns)
@@ -222,8 +200,6 @@ def check_coinciding_jobs(func) -> Feedback:
     """Lesson 09: ``func(periods, updates)`` returns how many of the updates numbered 1 to
     ``updates`` run at least two of the periodic jobs (a job with period p runs on updates
     p, 2p, 3p, ...)."""
-    if _unanswered(func):
-        return Feedback(False, NO_ANSWER)
     return same_as_reference(
         func,
         _COINCIDING_CASES,
