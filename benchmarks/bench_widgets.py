@@ -76,8 +76,6 @@ def main() -> None:
     instance = scenarios.get(p["scenario"]).instance(n, seed=p["seed"])
     policy = explore.make_policy(p["policy"], p["max_batch"], p["max_wait_us"])
     result = simulate(instance.arrivals, instance.service, policy=policy)
-    view = batch.view
-    table, best = batch.frontier(p["scenario"], p["setup_us"], p["per_item_us"], p["cv"], p["seed"])
     parts = {
         "traffic (scenario instance)": lambda: scenarios.get(p["scenario"]).instance(
             n, seed=p["seed"]
@@ -85,7 +83,7 @@ def main() -> None:
         "simulate": lambda: simulate(instance.arrivals, instance.service, policy=policy),
         "summary + curve (one partition)": lambda: explore.batch_view(events=2, **p),
         "engine summary() for comparison": result.summary,
-        "redraw + PNG (artists reused, blitted)": lambda: batch._draw(view, table, best),
+        "redraw + PNG (artists reused, blitted)": batch.redraw,
         "full redraw + PNG": lambda: widgets.render_png(batch.figure),
     }
     for label, func in parts.items():

@@ -59,9 +59,12 @@ def _quiet_minor(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _plain_log(axis) -> None:
-    """Ticks at 1, 2, 5 × 10ⁿ labelled as plain numbers (a narrow range still gets labels)."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+def _plain_log(axis, limits=(1.0, 100.0)) -> None:
+    """Ticks labelled as plain numbers: at 1, 2, 5 × 10ⁿ over up to three decades (a narrow
+    range still gets labels), at powers of ten over a wider range (labels do not collide)."""
+    decades = math.log10(limits[1] / limits[0])
+    subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
 
 
@@ -317,8 +320,8 @@ class BatchExplorer(_Explorer):
         view = explore.batch_view(events=self.events, **p)
         table, best = self.frontier(p["scenario"], p["setup_us"], p["per_item_us"], p["cv"],
                                     p["seed"])  # fmt: skip
-        self.view = view
-        self._draw(view, table, best)
+        self.view, self._table, self._best = view, table, best
+        self.redraw()
         wait = _wait_label(view.max_wait_us) if explore.uses_wait(view.policy) else "not used"
         extra = [
             ("capacity of full batches", f"{_fmt(view.capacity_per_s, 0)} events/s", "capacity"),
@@ -327,12 +330,16 @@ class BatchExplorer(_Explorer):
         self.readout.value = _readout(view.summary, extra)
         return view
 
-    def _draw(self, view, table, best) -> None:
+    def redraw(self) -> bytes:
+        """Draw the current view again (no simulation) and return the PNG shown: the
+        drawing half of a refresh."""
+        view, table, best = self.view, self._table, self._best
         s = view.summary
         self.curve.set_data(view.quantiles_us, view.levels)
         self.marks.set_xdata([s["p50_us"], s["p90_us"], s["p99_us"], s["p99.9_us"]])
         cdf_limits = _latency_limits(view.quantiles_us, s["max_us"])
         self.ax_cdf.set_xlim(*cdf_limits)
+        _plain_log(self.ax_cdf.xaxis, cdf_limits)
         self.title.set_text(
             f"{view.scenario}, {view.policy}: p99 {_fmt(s['p99_us'])} µs, max {_fmt(s['max_us'])} µs"
         )
@@ -348,6 +355,7 @@ class BatchExplorer(_Explorer):
         self.ax_front.set_ylim(*y_limits)
         key = (cdf_limits, x_limits, y_limits, id(table))
         self.image.value = self.blitter.png(key)
+        return self.image.value
 
 
 class BurstExplorer(_Explorer):
@@ -411,6 +419,15 @@ class BurstExplorer(_Explorer):
         self._set(changes)
         view = explore.burst_view(events=self.events, **self.params())
         self.view = view
+        self.redraw()
+        extra = [("dispersion (1 ms)", _fmt(view.dispersion, 2), "dispersion")]
+        self.readout.value = _readout(view.summary, extra)
+        return view
+
+    def redraw(self) -> bytes:
+        """Draw the current view again (no simulation) and return the PNG shown: the
+        drawing half of a refresh."""
+        view = self.view
         s = view.summary
         per_ms = units.US_PER_MS
         self.rate.set_data(view.window_start_us / per_ms, view.rate_per_s / 1_000)
@@ -429,8 +446,7 @@ class BurstExplorer(_Explorer):
         self.marks.set_xdata([s["p50_us"], s["p90_us"], s["p99_us"], s["p99.9_us"]])
         cdf_limits = _latency_limits(view.quantiles_us, s["max_us"])
         self.ax_cdf.set_xlim(*cdf_limits)
+        _plain_log(self.ax_cdf.xaxis, cdf_limits)
         self.title.set_text(f"p99 {_fmt(s['p99_us'])} µs, max {_fmt(s['max_us'])} µs")
         self.image.value = self.blitter.png((cdf_limits, rate_limit))
-        extra = [("dispersion (1 ms)", _fmt(view.dispersion, 2), "dispersion")]
-        self.readout.value = _readout(s, extra)
-        return view
+        return self.image.value

@@ -97,6 +97,13 @@ def test_blitted_update_is_pixel_identical_to_a_full_redraw(batch):
     assert np.array_equal(pixels(blitted), pixels(full))
 
 
+def test_redraw_draws_the_same_view_again(batch, burst):
+    for explorer in (batch, burst):
+        explorer.refresh(max_batch=16)
+        shown = explorer.image.value
+        assert np.array_equal(pixels(explorer.redraw()), pixels(shown))
+
+
 def test_only_a_new_frame_costs_a_full_draw(batch):
     batch.refresh(max_batch=16, policy="timeout")
     draws = batch.blitter.full_draws
