@@ -36,7 +36,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 
+# Browser tests (tests/browser) drive JupyterLab with the system Chromium; without one they
+# are skipped (LATENCY_LAB_REQUIRE_BROWSER=1, set by .ci/run, makes that a failure).
 test: lint
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || test -n "$$LATENCY_LAB_CHROMIUM" || echo "note: no Chromium found: browser tests in tests/browser are skipped (apt-get install chromium)"
 	$(RUN_ENV) $(PY) -m pytest tests notebooks -p no:cacheprovider \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
