@@ -192,3 +192,29 @@ def test_queue_aware_aimd_rejects_typical_wrong_answers(wrong, says):
 )
 def test_an_unanswered_stub_says_so(check):
     assert check(...).message == core.NO_ANSWER
+
+
+class StubAIMD:  # as the notebook hands it out
+    def __init__(self, slo_us, cap): ...  # your code
+
+    def reset(self): ...
+
+    def update(self, report): ...
+
+
+def capacity_stub(setup_us, per_item_us, k): ...  # your code
+
+
+def test_the_notebooks_stubs_say_no_answer_yet():
+    assert checks.check_queue_aware_aimd(StubAIMD).message == core.NO_ANSWER
+    assert checks.check_batch_capacity(capacity_stub).message == core.NO_ANSWER
+
+
+class HalfDone(StubAIMD):
+    def reset(self):
+        return 1, 0.0
+
+
+def test_a_half_written_controller_is_judged():
+    feedback = checks.check_queue_aware_aimd(HalfDone)
+    assert not feedback.passed and feedback.message != core.NO_ANSWER

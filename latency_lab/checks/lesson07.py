@@ -7,12 +7,14 @@ import math
 
 from latency_lab import engine, scenarios, units
 from latency_lab.checks.core import (
+    NO_ANSWER,
     Feedback,
     Rejected,
     call_learner,
     checker,
     close,
     describe,
+    is_stub,
     number,
     same_as_reference,
     whole,
@@ -141,6 +143,10 @@ def check_queue_aware_aimd(cls) -> Feedback:
         raise Rejected(
             f"Pass your class itself, not {describe(cls)}: check_queue_aware_aimd(MyAIMD)."
         )
+    if isinstance(cls, type):  # the notebook's stub: every method still just `...`
+        methods = [vars(cls).get(name) for name in ("__init__", "reset", "update")]
+        if all(m is not None and is_stub(m) for m in methods):
+            return Feedback(False, NO_ANSWER)
     cases = [("bursty", 11, 150.0, 64, 4_000), ("calm", 12, 60.0, 16, 3_000),
              ("hawkes_flow", 13, 80.0, 128, 4_000), ("regime_shift", 14, 200.0, 32, 3_000)]  # fmt: skip
     for scenario, seed, slo_us, cap, events in cases:
