@@ -30,7 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from latency_lab import env as envmod
-from latency_lab import sweep, validate
+from latency_lab import sweep, traffic, validate
 from latency_lab.engine import SimulationResult
 
 #: Most training episodes in one call.
@@ -76,10 +76,24 @@ class Hyper:
 def q_update(q, state, action, reward, next_state, terminal, alpha, gamma) -> float:
     """One Q-learning update of ``q[state, action]`` in place (lesson 08); returns the TD
     error ``r + γ·max q[next_state] − q[state, action]`` (no bootstrap if ``terminal``)."""
+    if not isinstance(q, np.ndarray) or q.ndim != 2 or q.dtype.kind != "f":
+        raise TypeError(f"q must be a 2-D float array (states × actions), got {_kind(q)}")
+    state = validate.integer("state", state, low=0, high=q.shape[0] - 1)
+    action = validate.integer("action", action, low=0, high=q.shape[1] - 1)
+    next_state = validate.integer("next_state", next_state, low=0, high=q.shape[0] - 1)
+    reward = validate.real("reward", reward)
+    alpha = validate.real("alpha", alpha, low=0, high=1, low_open=True)
+    gamma = validate.real("gamma", gamma, low=0, high=1)
     target = reward if terminal else reward + gamma * q[next_state].max()
     error = target - q[state, action]
     q[state, action] += alpha * error
     return float(error)
+
+
+def _kind(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.ndim}-D {value.dtype} array"
+    return type(value).__name__
 
 
 @dataclass
@@ -115,15 +129,22 @@ class QAgent:
 
     def act(self, state: int, explore: bool = True) -> int:
         """An action for ``state``: random with probability ε if ``explore``, else greedy."""
+        state = self._state(state)
         if explore and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n_actions))
         return self.greedy(state)
 
     def greedy(self, state: int) -> int:
         """The greedy action of ``state`` (the fallback action if it was never visited)."""
+        state = self._state(state)
         if not self.visits[state].any():
             return self.fallback_action
         return int(self.q[state].argmax())
+
+    def _state(self, state) -> int:
+        if type(state) is int and 0 <= state < self.n_states:  # a plain int is fast
+            return state
+        return validate.integer("state", state, low=0, high=self.n_states - 1)
 
     def policy(self) -> np.ndarray:
         """The greedy action of every state (-1 where the state was never visited)."""
@@ -296,6 +317,7 @@ def run_agent(agent: QAgent, seed: int, scenario: str | None = None) -> AgentRun
 def baseline_configs(scenario: str, events: int, cap: int) -> dict[str, sweep.Config]:
     """The heuristics an agent is judged against (lesson 08), with the agent's largest cap:
     greedy, timeout (50 µs), AIMD (SLO 100 µs) and queue-depth (target 8, 50 µs)."""
+    cap = validate.integer("cap", cap, low=1, high=traffic.MAX_EVENTS)
     common = {"scenario": scenario, "events": events, "max_batch": cap}
     return {
         f"greedy (cap {cap})": sweep.Config(policy="greedy", **common),

@@ -72,6 +72,7 @@ RENDER_STEPS = 300
 #: Largest seed an instance accepts from reset (seeds are 64-bit in tables).
 MAX_SEED = 2**63 - 1
 _OBS_HIGH = np.float32(np.finfo(np.float32).max)
+_FLOATS = (float, np.float32, np.float64)
 
 
 @njit(cache=True)
@@ -100,6 +101,9 @@ def step_cost(latencies, queue_depth, interval_us, slo_us, *, tail_weight=1.0,
     queue_depth = validate.integer("queue_depth", queue_depth, low=0)
     interval_us = validate.real("interval_us", interval_us, low=0, low_open=True)
     slo_us = validate.real("slo_us", slo_us, low=0, low_open=True)
+    tail_weight = validate.real("tail_weight", tail_weight, low=0)
+    mean_weight = validate.real("mean_weight", mean_weight, low=0)
+    backlog_weight = validate.real("backlog_weight", backlog_weight, low=0)
     excess, total, _ = _costs(latencies, slo_us)
     return (
         tail_weight * excess + mean_weight * total + backlog_weight * queue_depth * interval_us
@@ -201,14 +205,10 @@ class BatchingEnv(gymnasium.Env):
         truncated, info)."""
         if self._sim is None:
             raise RuntimeError("call reset() before step()")
-        try:
-            max_batch, max_wait_us = self._decisions[action]
-        except (IndexError, TypeError):
-            if not self.action_space.contains(action):
-                raise ValueError(
-                    f"action must be an int in [0, {self.action_space.n}), got {action!r}"
-                ) from None
-            max_batch, max_wait_us = self._decisions[int(action)]
+        decisions = self._decisions
+        if type(action) is not int or not 0 <= action < len(decisions):  # a plain int is fast
+            action = validate.integer("action", action, low=0, high=len(decisions) - 1)
+        max_batch, max_wait_us = decisions[action]
         sim = self._sim
         report = sim.step(max_batch, max_wait_us, interval_us=self.interval_us)
         latencies = sim.latencies(report.first_batch)
@@ -308,8 +308,26 @@ def _values(name: str, values, *, integer: bool) -> tuple:
     return out
 
 
+def _levels(depth, rate, tail) -> tuple[float, float, float]:
+    """``depth``, ``rate`` and ``tail`` as floats (infinity allowed: the top bin); a string,
+    a bool or NaN has no bin and is refused."""
+    if (
+        type(depth) in _FLOATS
+        and type(rate) in _FLOATS
+        and type(tail) in _FLOATS
+        and not (math.isnan(depth) or math.isnan(rate) or math.isnan(tail))
+    ):
+        return depth, rate, tail  # an observation's own floats: the training loop's fast path
+    return (
+        validate.real("depth", depth, allow_inf=True),
+        validate.real("rate", rate, allow_inf=True),
+        validate.real("tail", tail, allow_inf=True),
+    )
+
+
 def bins(depth: float, rate: float, tail: float) -> tuple[int, int, int]:
     """The (depth, rate, tail) bins of the tabular view (lesson 08)."""
+    depth, rate, tail = _levels(depth, rate, tail)
     return (
         int(np.searchsorted(DEPTH_EDGES, depth, side="right")),
         int(np.searchsorted(RATE_EDGES, rate, side="right")),
@@ -319,7 +337,7 @@ def bins(depth: float, rate: float, tail: float) -> tuple[int, int, int]:
 
 def state_index(depth: float, rate: float, tail: float) -> int:
     """The tabular state of (depth, rate per s, tail µs): bins combined, depth slowest."""
-    d, r, t = _bin3(depth, rate, tail)
+    d, r, t = _bin3(*_levels(depth, rate, tail))
     return (d * (len(RATE_EDGES) + 1) + r) * (len(TAIL_EDGES) + 1) + t
 
 

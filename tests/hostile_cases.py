@@ -648,6 +648,17 @@ def _fixtures() -> dict[str, Callable[[], object]]:
     return factories
 
 
+def _tiny_env_config() -> dict:
+    """A short calm lesson-08 episode with two caps: a few milliseconds per episode."""
+    return {"scenario": "calm", "events": 200, "caps": (1, 4)}
+
+
+def _tiny_agent():
+    """An untrained agent on :func:`_tiny_env_config`: keeps each call of train, run_agent
+    and evaluate (one seed, one scenario) to tens of milliseconds."""
+    return _Lazy("agent").QAgent(env_config=_tiny_env_config())
+
+
 #: Baselines for one callable (by ``module.qualname``), overriding the fixtures; a list gives
 #: several variants (each swept), e.g. sized by count and sized by time.
 OVERRIDES: dict[str, list[dict[str, Callable[[], object]]]] = {
@@ -690,6 +701,35 @@ OVERRIDES: dict[str, list[dict[str, Callable[[], object]]]] = {
             "events": lambda: 64,
         }
     ],
+    # lesson 08: a short episode, states and actions of the tabular view, one tiny agent
+    "env.BatchingEnv": [{"events": lambda: 200}],
+    "env.BatchingEnv.decision": [{"action": lambda: 0}],
+    "env.BatchingEnv.step": [{"action": lambda: 0}],
+    "env.step_cost": [{"latencies": lambda: np.array([10.0, 80.0]), "queue_depth": lambda: 2}],
+    "env.bins": [{"depth": lambda: 2.0, "tail": lambda: 150.0}],
+    "env.state_index": [{"depth": lambda: 2.0, "tail": lambda: 150.0}],
+    "env.state_bins": [{"state": lambda: 0}],
+    "agent.QAgent": [{"env_config": _tiny_env_config}],
+    "agent.QAgent.act": [{"state": lambda: 0}],
+    "agent.QAgent.greedy": [{"state": lambda: 0}],
+    "agent.q_update": [
+        {
+            "q": lambda: np.zeros((3, 2)),
+            "state": lambda: 0,
+            "action": lambda: 1,
+            "reward": lambda: -1.0,
+            "next_state": lambda: 1,
+            "terminal": lambda: False,
+            "alpha": lambda: 0.5,
+            "gamma": lambda: 0.9,
+        }
+    ],
+    "agent.training_seeds": [{"episodes": lambda: 2}],
+    "agent.baseline_configs": [{"events": lambda: 64}],
+    "agent.static_grid": [{"events": lambda: 64, "caps": lambda: [1, 4]}],
+    "agent.train": [{"agent": _tiny_agent, "episodes": lambda: 1}],
+    "agent.run_agent": [{"agent": _tiny_agent}],
+    "agent.evaluate": [{"agent": _tiny_agent, "seeds": lambda: [0]}],
 }
 
 #: Called on a fresh instance before one of its methods is swept (methods that need data).
@@ -697,6 +737,7 @@ PREPARE: dict[str, Callable[[object], None]] = {
     "stats.LogHistogram": lambda h: h.record(np.arange(1, 101)),
     "structures.TickBuffer": lambda b: b.extend(np.arange(8), np.full(8, 100.0), np.full(8, 5.0)),
     "tracker.LatencyTracker": lambda t: [t.record(v) for v in range(1, 101)],
+    "env.BatchingEnv": lambda e: e.reset(seed=0),
 }
 
 #: Callables the sweep does not call, each with the reason.
@@ -708,6 +749,7 @@ SKIP = {
     "engine.SimulationResult": "made by Simulator.result(); its fields are the engine's outputs",
     "allocation.Order": "a plain record for the allocation experiments: stores what it is given",
     "structures.Channel": "abstract base: make_channel(kind, capacity) makes each kind, swept",
+    "agent.AgentRun": "a record made by run_agent (swept): stores the run it is given",
 }
 
 #: Sweep outcomes that are fine by design, by ``module.qualname(param)`` pattern (fnmatch),
@@ -814,8 +856,14 @@ def _call_with(func, sig: inspect.Signature, kwargs: dict):
     return func(*args, **keywords)
 
 
+def _ours(module_name: str | None) -> bool:
+    """Whether ``module_name`` is latency_lab or one of its modules."""
+    return module_name == "latency_lab" or (module_name or "").startswith("latency_lab.")
+
+
 def _targets(module) -> list[tuple[str, object, object]]:
-    """(key, callable, owner class or None) for every public function, class and method."""
+    """(key, callable, owner class or None) for every public function, class and method
+    defined in latency_lab (inherited third-party methods are left to their library)."""
     short = _short_name(module.__name__)
     found = []
     for attr in sorted(vars(module)):
@@ -832,7 +880,9 @@ def _targets(module) -> list[tuple[str, object, object]]:
                 member = inspect.getattr_static(obj, name)
                 if name.startswith("_") or isinstance(member, property):
                     continue
-                if inspect.isfunction(member):
+                # only methods written in latency_lab: members inherited from a third-party
+                # base (gymnasium.Env's wrapper helpers, say) are that library's to test
+                if inspect.isfunction(member) and _ours(member.__module__):
                     owner_name = member.__qualname__.split(".")[0]
                     owner_module = _short_name(member.__module__)
                     found.append((f"{owner_module}.{owner_name}.{name}", obj, name))
@@ -848,8 +898,14 @@ def _skipped(key: str, class_key: str | None) -> bool:
     return key in SKIP or bool(prefixes & SKIP.keys())
 
 
+def _overridden(key: str) -> dict[str, Callable[[], object]]:
+    """Every baseline factory OVERRIDES gives ``key``, across its variants."""
+    return {name: make for variant in OVERRIDES.get(key, ()) for name, make in variant.items()}
+
+
 def _may_be_numeric(sig: inspect.Signature, fixtures) -> bool:
-    """Whether any parameter looks numeric from its fixture, default or annotation."""
+    """Whether any parameter looks numeric from its fixture (or override), default or
+    annotation."""
     for param in sig.parameters.values():
         if param.name in fixtures and _is_numeric_value(fixtures[param.name]()):
             return True
@@ -889,7 +945,7 @@ def sweep_cases(module_name: str) -> list[Case]:
                     prepare(instance)
                 return getattr(instance, method)
 
-        if sig is None or not _may_be_numeric(sig, fixtures):
+        if sig is None or not _may_be_numeric(sig, {**fixtures, **_overridden(key)}):
             continue
         variants, missing = _baselines(key, sig, fixtures)
         missing = sorted(set(missing) | {f"{obj.__name__}({name})" for name in missing_ctor})
