@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from latency_lab import policies, scenarios, stats, traffic, units, validate
+from latency_lab import policies, scenarios, stats, sweep, traffic, units, validate
 from latency_lab.engine import ServiceModel, SimulationResult, StepReport, simulate
 from latency_lab.traffic import MMPP
 
@@ -318,8 +318,10 @@ def frontier(
     One trace of the scenario (its first ``events``, from ``seed``) is compressed in time
     by each load multiplier (arrival times divided by it: the same pattern at that multiple
     of the rate) and served by ``service_model(setup_us, per_item_us, cv)`` under every
-    ``(policy, max_batch, max_wait_us)`` of ``configs`` (default: ``greedy`` and ``timeout``
-    over :data:`BATCH_SIZES` × :data:`WAITS`). One row per (load, config): ``load``,
+    setting of ``configs``: ``(policy, max_batch, max_wait_us)`` tuples for
+    :func:`make_policy`, or :class:`latency_lab.sweep.Config` objects (their policy and its
+    parameters; their scenario, events and service are not used). Default: ``greedy`` and
+    ``timeout`` over :data:`BATCH_SIZES` × :data:`WAITS`. One row per (load, config): ``load``,
     ``offered_per_s``, ``policy``, ``max_batch``, ``max_wait_us``, ``throughput_per_s``,
     ``p50_us``, ``p99_us``, ``p99.9_us``, ``stable``.
     """
@@ -328,7 +330,7 @@ def frontier(
     if configs is None:
         configs = [("greedy", k, 0.0) for k in BATCH_SIZES]
         configs += [("timeout", k, w) for k in BATCH_SIZES for w in WAITS if w > 0]
-    controllers = [(p, k, w, make_policy(p, k, w)) for p, k, w in configs]
+    controllers = [_setting(item) for item in configs]
     if not loads or not controllers:
         raise ValueError("loads and configs must not be empty")
     runs = len(loads) * len(controllers)
@@ -342,8 +344,8 @@ def frontier(
     rows = []
     for load in loads:
         arrivals = instance.arrivals / load
-        for name, k, w, controller in controllers:
-            s = simulate(arrivals, service, policy=controller).summary()
+        for name, k, w, make in controllers:
+            s = simulate(arrivals, service, policy=make()).summary()
             rows.append(
                 {
                     "load": load,
@@ -359,6 +361,20 @@ def frontier(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _setting(item) -> tuple:
+    """``(policy, max_batch, max_wait_us, controller factory)`` of one frontier setting."""
+    if isinstance(item, sweep.Config):
+        return item.policy, item.max_batch, item.max_wait_us, item.policy_object
+    if isinstance(item, str | bytes) or not isinstance(item, tuple | list) or len(item) != 3:
+        raise TypeError(
+            "configs must hold (policy, max_batch, max_wait_us) tuples or sweep.Config "
+            f"objects, got {type(item).__name__}"
+        )
+    policy, k, w = item
+    make_policy(policy, k, w)  # checked once, here
+    return policy, k, w, lambda: make_policy(policy, k, w)
 
 
 def best_per_load(frame: pd.DataFrame, by: str = "p99_us") -> pd.DataFrame:

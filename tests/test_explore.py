@@ -171,6 +171,17 @@ def test_frontier_rows_and_best_per_load():
     assert not table[(table["max_batch"] == 1) & (table["load"] == 2.0)]["stable"].any()
 
 
+def test_frontier_takes_sweep_configs_as_settings():
+    from latency_lab import sweep
+
+    tuples = explore.frontier("calm", events=5_000, loads=(1.0,), configs=[("aimd", 8, 0.0)])
+    configs = [sweep.Config("bursty", "aimd", 8, 0.0, slo_us=100.0, events=64)]
+    table = explore.frontier("calm", events=5_000, loads=(1.0,), configs=configs)
+    assert table.equals(tuples)  # same policy and parameters; scenario and events not used
+    with pytest.raises(TypeError, match="configs"):
+        explore.frontier(configs=["greedy"])
+
+
 def test_frontier_refuses_too_much_work_and_bad_frames():
     with pytest.raises(ValueError, match="too much"):
         explore.frontier(events=2_000_000, loads=np.linspace(1, 2, 100))
