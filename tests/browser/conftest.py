@@ -38,9 +38,13 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium launched by Playwright (the system executable, never a download)."""
+    """A headless Chromium launched by Playwright (the system executable, never a download).
+
+    Module-scoped on purpose: Playwright's sync API keeps an asyncio event loop running on
+    the main thread while it is open, which would break every later test that starts a loop
+    of its own (``asyncio.run``)."""
     path = chromium_path()
     if path is None:
         _unavailable("no Chromium found (apt-get install chromium): browser tests skipped")
