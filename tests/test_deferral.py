@@ -28,17 +28,6 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-def no_leaks():
-    """Fails the test if it leaves a thread running."""
-    before = threading.active_count()
-    yield
-    deadline = time.monotonic() + 2
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
-
-
 def run(coro):
     """Run ``coro`` in a fresh loop and check that no task is left pending in it."""
 

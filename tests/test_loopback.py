@@ -4,23 +4,11 @@ leaves no thread, client or listening socket behind; request refuses bad bodies.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
 
 from latency_lab import loopback
-
-
-@pytest.fixture
-def no_leaks():
-    """Fails the test if it leaves a thread running."""
-    before = threading.active_count()
-    yield
-    deadline = time.monotonic() + 2
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
 
 
 def test_echo_server_answers_and_nothing_listens_after(no_leaks):
