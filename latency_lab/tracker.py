@@ -239,10 +239,12 @@ def measurement_overhead(
 
     ``bias_ns`` is the median of what each form *records* for an empty block: time that
     lands in every sample on top of the code measured. ``cost_ns`` is what the hot path
-    *pays* per measurement (median amortized cost minus that of a plain no-op call).
-    Lesson 02 shows the table; ``benchmarks/bench_tracker.py`` prints it as ratios.
-    ``clock`` is the clock every form reads (a test may pass a fake one); ``calls *
-    repeats`` is at most ``MAX_OVERHEAD_SAMPLES``, since every sample is kept.
+    *pays* per measurement: its bulk cost minus that of a plain no-op call, median over
+    ``repeats`` interleaved rounds of ``calls`` calls (:func:`latency_lab.timing.compare`).
+    ``attrs["cost_per_round_ns"]`` holds that cost round by round (rounds × forms), from
+    which ``benchmarks/bench_tracker.py`` prints ratios with their ranges. ``clock`` is the
+    clock every form reads (a test may pass a fake one); ``calls * repeats`` is at most
+    ``MAX_OVERHEAD_SAMPLES``, since every sample is kept.
     """
     calls = validate.integer("calls", calls, low=1, high=MAX_OVERHEAD_SAMPLES)
     repeats = validate.integer("repeats", repeats, low=1, high=MAX_OVERHEAD_SAMPLES)
@@ -251,10 +253,11 @@ def measurement_overhead(
             f"calls * repeats must be <= {MAX_OVERHEAD_SAMPLES:,} (every recorded sample is "
             f"kept), got {calls:,} * {repeats:,}"
         )
-    # room for twice the timed calls, so the untimed warm-up calls of the timing harness
-    # never fill a tracker (a full tracker takes a cheaper path and would flatter its cost)
-    ctx = LatencyTracker(capacity=2 * calls * repeats, clock=clock)
-    dec = LatencyTracker(capacity=2 * calls * repeats, clock=clock)
+    # room for every call the harness makes (warm-up, probe, one re-warm per round), so a
+    # tracker never fills up (a full tracker takes a cheaper path and would flatter its cost)
+    capacity = calls * repeats + 2 * repeats + 10
+    ctx = LatencyTracker(capacity=capacity, clock=clock)
+    dec = LatencyTracker(capacity=capacity, clock=clock)
 
     def noop():
         pass
@@ -272,17 +275,16 @@ def measurement_overhead(
         "two bare reads": bare,
         "with measure()": with_block,
         "@measure()": dec.measure()(noop),
+        "no-op call": noop,
     }
-    forms["no-op call"] = noop
-    per_call = {name: [] for name in forms}
-    for _ in range(repeats):  # round-robin, so a disturbance hits every form alike
-        for name, func in forms.items():
-            per_call[name].append(timing.call_overhead_ns(func, calls, repeats=1))
-    baseline = float(np.median(per_call.pop("no-op call")))
-    cost = {name: float(np.median(times)) - baseline for name, times in per_call.items()}
+    per_round = timing.per_round(timing.compare(forms, rounds=repeats, calls=calls))
+    cost = per_round.drop(columns="no-op call").sub(per_round["no-op call"], axis=0)
     bias = {
         "two bare reads": bare_bias,
         "with measure()": float(np.median(ctx.samples())),
         "@measure()": float(np.median(dec.samples())),
     }
-    return pd.DataFrame({"cost_ns": cost, "bias_ns": bias})
+    table = pd.DataFrame({"cost_ns": cost.median(), "bias_ns": bias})
+    table.index.name = None
+    table.attrs["cost_per_round_ns"] = cost
+    return table

@@ -210,6 +210,9 @@ def test_measurement_overhead_bias_is_what_each_form_records():
     assert list(table.columns) == ["cost_ns", "bias_ns"]
     assert table["bias_ns"].tolist() == [5.0, 5.0, 5.0]
     assert np.isfinite(table["cost_ns"]).all()
+    per_round = table.attrs["cost_per_round_ns"]  # the rounds the benchmark's ratios use
+    assert per_round.shape == (2, 3) and list(per_round.columns) == list(table.index)
+    assert per_round.median().tolist() == table["cost_ns"].tolist()
 
 
 def test_measurement_overhead_refuses_runaway_sizes():
