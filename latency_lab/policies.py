@@ -14,7 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from latency_lab import engine, validate
+import numpy as np
+
+from latency_lab import engine, traffic, validate
 from latency_lab.engine import StepReport
 
 
@@ -68,7 +70,57 @@ def timeout(max_batch: int, max_wait_us: float) -> Static:
     return Static(max_batch, max_wait_us)
 
 
-class AIMD(Policy):
+_BATCHES = engine.REPORT_FIELDS.index("batches")
+_SERVICE_US = engine.REPORT_FIELDS.index("service_us")
+_QUEUE_DEPTH = engine.REPORT_FIELDS.index("queue_depth")
+
+
+class RulePolicy(Policy):
+    """A policy whose ``update`` is a compiled decision rule (lesson 07), so that the engine
+    runs it between batches without returning to Python (see ``engine.CompiledRule``).
+
+    Subclasses give ``_function`` (made with ``engine.decision_rule``), ``_params()`` (its
+    constants, read from the attributes at every use) and ``_memory`` (its state). A subclass
+    that overrides ``update`` offers no rule, so the engine calls its ``update`` instead.
+    """
+
+    _function: ClassVar
+    _memory: np.ndarray
+
+    def _params(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def update(self, report: StepReport) -> tuple[int, float]:
+        if not isinstance(report, StepReport):
+            raise TypeError(f"report must be a StepReport, got {type(report).__name__}")
+        return self._function(self._params(), self._memory, report.as_array())
+
+    @property
+    def rule(self) -> engine.CompiledRule | None:
+        """The compiled form of ``update`` (None if a subclass overrides ``update``)."""
+        if type(self).update is not RulePolicy.update:
+            return None
+        return engine.CompiledRule(self._function, self._params(), self._memory)
+
+
+@engine.decision_rule
+def _aimd(params, memory, report):
+    slo_us, max_wait_us, increase, decrease, cap = (
+        params[0],
+        params[1],
+        params[2],
+        params[3],
+        params[4],
+    )
+    if report[_BATCHES] > 0:
+        if report[_SERVICE_US] <= slo_us:
+            memory[0] = min(memory[0] + increase, cap)
+        else:
+            memory[0] = max(memory[0] * decrease, 1.0)
+    return math.floor(memory[0]), max_wait_us
+
+
+class AIMD(RulePolicy):
     """Clipper's additive-increase / multiplicative-decrease batch sizing (lesson 07).
 
     After each batch, if its service time stayed within ``slo_us`` the batch size limit
@@ -78,50 +130,59 @@ class AIMD(Policy):
     latest batch instead, and keeps its limit through an interval that served no batch.
     """
 
+    _function = staticmethod(_aimd)
+
     def __init__(self, slo_us: float, max_wait_us: float = 0.0, *, initial: int = 1,
                  increase: int = 1, decrease: float = 0.9, cap: int = 1024,
                  interval_us: float | None = None):  # fmt: skip
         self.slo_us = validate.real("slo_us", slo_us, low=0, low_open=True)
-        self.cap = validate.integer("cap", cap, low=1)
+        self.cap = validate.integer("cap", cap, low=1, high=traffic.MAX_EVENTS)
         self.initial = validate.integer("initial", initial, low=1, high=self.cap)
-        self.increase = validate.integer("increase", increase, low=1)
+        self.increase = validate.integer("increase", increase, low=1, high=traffic.MAX_EVENTS)
         self.decrease = validate.real("decrease", decrease, low=0, high=1, low_open=True)
         self.max_wait_us = _wait(max_wait_us)
         self.interval_us = engine.decision_interval(interval_us)
-        self.size = float(self.initial)
+        self._memory = np.array([float(self.initial)])
+
+    @property
+    def size(self) -> float:
+        """The current batch size limit, before rounding down."""
+        return float(self._memory[0])
+
+    def _params(self) -> np.ndarray:
+        return np.array([self.slo_us, self.max_wait_us, self.increase, self.decrease, self.cap],
+                        dtype=np.float64)  # fmt: skip
 
     def reset(self) -> tuple[int, float]:
-        self.size = float(self.initial)
+        self._memory[0] = self.initial
         return self.initial, self.max_wait_us
 
-    def update(self, report: StepReport) -> tuple[int, float]:
-        if not isinstance(report, StepReport):
-            raise TypeError(f"report must be a StepReport, got {type(report).__name__}")
-        if report.batches > 0:
-            if report.service_us <= self.slo_us:
-                self.size = min(self.size + self.increase, self.cap)
-            else:
-                self.size = max(self.size * self.decrease, 1.0)
-        return math.floor(self.size), self.max_wait_us
+
+@engine.decision_rule
+def _queue_depth(params, memory, report):
+    target, max_wait_us, cap = int(params[0]), params[1], int(params[2])
+    depth = int(report[_QUEUE_DEPTH])
+    if depth >= target:
+        return min(depth, cap), 0.0
+    return target, max_wait_us
 
 
-class QueueDepth(Policy):
+class QueueDepth(RulePolicy):
     """Batch by backlog (lesson 07): with ``target`` or more waiting, take them all at once (up to
     ``cap``); with fewer, wait up to ``max_wait_us`` for ``target`` to accumulate."""
 
+    _function = staticmethod(_queue_depth)
+
     def __init__(self, target: int, max_wait_us: float, cap: int = 1024, *,
                  interval_us: float | None = None):  # fmt: skip
-        self.cap = validate.integer("cap", cap, low=1)
+        self.cap = validate.integer("cap", cap, low=1, high=traffic.MAX_EVENTS)
         self.target = validate.integer("target", target, low=1, high=self.cap)
         self.max_wait_us = _wait(max_wait_us)
         self.interval_us = engine.decision_interval(interval_us)
+        self._memory = np.empty(0)
+
+    def _params(self) -> np.ndarray:
+        return np.array([self.target, self.max_wait_us, self.cap], dtype=np.float64)
 
     def reset(self) -> tuple[int, float]:
-        return self.target, self.max_wait_us
-
-    def update(self, report: StepReport) -> tuple[int, float]:
-        if not isinstance(report, StepReport):
-            raise TypeError(f"report must be a StepReport, got {type(report).__name__}")
-        if report.queue_depth >= self.target:
-            return min(report.queue_depth, self.cap), 0.0
         return self.target, self.max_wait_us

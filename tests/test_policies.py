@@ -5,6 +5,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from latency_lab import engine, policies, scenarios
 from latency_lab.engine import ServiceModel, Simulator, StepReport, simulate
@@ -136,3 +138,117 @@ def test_a_policy_returning_a_bad_decision_is_stopped_with_its_name():
     for policy in (policies.AIMD(10), policies.QueueDepth(2, 1.0)):
         with pytest.raises(TypeError, match="report"):
             policy.update({"queue_depth": 3})
+
+
+class Forwarding:
+    """The same policy seen only through reset/update: the engine's Python loop."""
+
+    def __init__(self, policy):
+        self.policy, self.interval_us = policy, None
+
+    def reset(self):
+        return self.policy.reset()
+
+    def update(self, report):
+        return self.policy.update(report)
+
+
+def batches(result):
+    return result.batch_start, result.batch_size, result.batch_service, result.batch_backlog
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    scenario=st.sampled_from(["calm", "bursty", "regime_shift", "hawkes_flow"]),
+    seed=st.integers(0, 2**16),
+    events=st.integers(1, 12_000),  # past the first 4,096 multipliers drawn
+    kind=st.sampled_from(["aimd", "queue_depth"]),
+    cap=st.integers(1, 200),
+    wait=st.sampled_from([0.0, 7.5, 50.0, math.inf]),
+    slo=st.floats(1.0, 500.0),
+)
+def test_compiled_rules_give_the_run_the_python_loop_gives(
+    scenario, seed, events, kind, cap, wait, slo
+):
+    """A policy's compiled rule is its update(): the same batches, to the last bit."""
+    instance = scenarios.get(scenario).instance(events, seed=seed)
+    if kind == "aimd":
+        policy = policies.AIMD(slo, wait, cap=cap, initial=max(1, cap // 3), decrease=0.7)
+    else:
+        policy = policies.QueueDepth(max(1, cap // 4), wait, cap=cap)
+    assert policy.rule is not None
+    compiled = instance.simulate(policy=policy)
+    state = policy._memory.copy()
+    looped = instance.simulate(policy=Forwarding(policy))
+    for a, b in zip(batches(compiled), batches(looped), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(policy._memory, state)  # the rule's state ends the same
+
+
+def test_a_subclass_that_overrides_update_is_called_not_bypassed():
+    class Halving(policies.AIMD):
+        def update(self, report):
+            return max(1, super().update(report)[0] // 2), 0.0
+
+    policy = Halving(slo_us=40, cap=16)
+    assert policy.rule is None
+    r = scenarios.get("bursty").simulate(5_000, seed=1, policy=policy)
+    assert r.batch_size.max() <= 8
+
+
+def test_a_compiled_rule_returning_a_bad_decision_is_stopped_with_its_name():
+    @engine.decision_rule
+    def zero_after_first(params, memory, report):
+        return 0, 0.0
+
+    class Broken(policies.RulePolicy):
+        _function = staticmethod(zero_after_first)
+        _memory = np.empty(0)
+
+        def _params(self):
+            return np.empty(0)
+
+        def reset(self):
+            return 1, 0.0
+
+    with pytest.raises(ValueError, match="max_batch"):
+        simulate(np.arange(10.0), ServiceModel(1, 1), policy=Broken())
+
+
+@pytest.mark.parametrize(
+    "function, params, memory, error",
+    [
+        (lambda p, m, r: (1, 0.0), np.empty(0), np.empty(0), TypeError),  # not compiled
+        (policies._aimd, np.zeros(5, np.float32), np.zeros(1), TypeError),
+        (policies._aimd, np.zeros((5, 1)), np.zeros(1), TypeError),
+        (policies._aimd, np.zeros(5), np.zeros(4)[::2], ValueError),
+        (policies._aimd, np.zeros(5), np.zeros(1).view(), None),
+    ],
+)
+def test_compiled_rules_check_what_they_are_given(function, params, memory, error):
+    if error is None:
+        engine.CompiledRule(function, params, memory)
+        return
+    with pytest.raises(error):
+        engine.CompiledRule(function, params, memory)
+    frozen = np.zeros(1)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        engine.CompiledRule(policies._aimd, np.zeros(5), frozen)
+
+
+def test_a_controller_rule_that_is_not_a_compiled_rule_is_refused():
+    class Odd(Forwarding):
+        rule = "fast please"
+
+    with pytest.raises(TypeError, match="CompiledRule"):
+        simulate(np.arange(10.0), ServiceModel(1, 1), policy=Odd(policies.AIMD(10)))
+
+
+def test_huge_caps_and_increases_are_refused_up_front():
+    with pytest.raises(ValueError, match="cap"):
+        policies.AIMD(10, cap=10**30)
+    with pytest.raises(ValueError, match="increase"):
+        policies.AIMD(10, increase=10**30)
+    with pytest.raises(ValueError, match="cap"):
+        policies.QueueDepth(1, 0.0, cap=10**30)
