@@ -9,6 +9,7 @@ An explicit ``unit=`` always wins; data whose own unit differs is converted to i
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
 from latency_lab import stats, units, validate
 from latency_lab.tracker import LatencyTracker
@@ -30,6 +31,7 @@ TAIL = stats.SUMMARY_PERCENTILES
 _NS_PER = {"ns": 1, "us": units.NS_PER_US, "ms": units.NS_PER_MS, "s": units.NS_PER_S}
 _SUFFIX = re.compile(r"_(ns|us|µs|ms|s)$")
 _LATENCY_KEY = re.compile(r"^(mean|std|min|max|p\d+(\.\d+)?)$")
+_SI = EngFormatter(sep="")  # 20k, 2M
 
 
 def use_style() -> None:
@@ -97,6 +99,37 @@ def _common_unit(found: dict[str, str | None], unit) -> tuple[str, dict[str, flo
     return target, factors
 
 
+def _plain(value: float) -> str:
+    """A tick label: 0.5, 20, 1,500, 20k, 2M."""
+    return _SI(value) if value >= 10_000 else f"{value:,g}"
+
+
+def log_ticks(axis, low: float, high: float) -> None:
+    """Label a log axis spanning ``low``..``high`` with short numbers that never collide: at
+    1, 1.5, 2, 3, 4, 5, 6, 8 × 10ⁿ under 0.6 decades, 1, 2, 3, 5 × 10ⁿ under one, 1, 2, 5 × 10ⁿ
+    up to three, powers of ten beyond; minor ticks stay unlabelled."""
+    low = validate.real("low", low, low=0, low_open=True)
+    high = validate.real("high", high, low=0, low_open=True)
+    if high < low:
+        raise ValueError(f"low must be <= high, got low={low:g} and high={high:g}")
+    decades = math.log10(high / low)
+    if decades < 0.6:
+        subs = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+    elif decades < 1.0:
+        subs = (1.0, 2.0, 3.0, 5.0)
+    else:
+        subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _plain(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _log_ticks_if_positive(axis, limits) -> None:
+    low, high = limits
+    if 0 < low <= high < math.inf:  # otherwise matplotlib's own ticks stay
+        log_ticks(axis, low, high)
+
+
 def _label(unit: str) -> str:
     return units.LABELS[unit]
 
@@ -146,6 +179,7 @@ def ecdf(data, unit: str | None = None, ax=None, title=None, tail=False):
     else:
         ax.set_ylim(0, 1.01)
         ax.set_ylabel("fraction of samples ≤ x")
+    _log_ticks_if_positive(ax.xaxis, ax.get_xlim())
     marker = Line2D([], [], ls="none", marker="o", ms=4, color="0.4")
     handles, labels = ax.get_legend_handles_labels()
     markers_label = ", ".join(stats.percentile_label(p) for p in TAIL)
@@ -200,6 +234,7 @@ def percentile_bars(data, unit: str | None = None, ax=None, title=None):
         ax.bar(np.arange(len(keys)) + i * width, heights, width, label=label or None)
     ax.set_xticks(np.arange(len(keys)) + width * (len(summaries) - 1) / 2, keys)
     ax.set_yscale("log")
+    _log_ticks_if_positive(ax.yaxis, ax.get_ylim())
     ax.set_ylabel(f"latency ({_label(target)}, log scale)")
     if any(summaries):
         ax.legend()

@@ -1,4 +1,5 @@
-"""Batch-formation policies: static, greedy, timeout, AIMD and queue-depth (lessons 07–08).
+"""Batch-formation policies: static, greedy, timeout, AIMD, queue-depth, and the classic
+timeout checked only on arrival (lessons 07–08).
 
 Every policy is a controller in the engine's protocol (:class:`latency_lab.engine.Controller`):
 ``reset()`` gives the first decision ``(max_batch, max_wait_us)``, ``update(report)`` the
@@ -186,3 +187,46 @@ class QueueDepth(RulePolicy):
 
     def reset(self) -> tuple[int, float]:
         return self.target, self.max_wait_us
+
+
+class ArrivalCheckedTimeout:
+    """The classic adaptive batcher that checks its timeout only when an item arrives
+    (lesson 07), as a controller of the engine.
+
+    The classic code appends each arriving item and flushes when ``max_batch`` wait or the
+    oldest has waited ``max_wait_us`` — but it only looks when an item arrives. So a batch
+    whose deadline passes in a quiet moment leaves at the *next arrival* after the deadline
+    (or at the end of the trace). The engine's timeout is exact; this controller turns the
+    lazy check into the engine's terms: before every batch it sets the wait to the time from
+    the oldest waiting event to the first arrival at or after its deadline. Same server,
+    same FIFO; only the moment the timeout is noticed differs.
+    """
+
+    def __init__(self, arrivals, max_batch: int, max_wait_us: float):
+        self.arrivals = traffic.validate_arrivals(arrivals).copy()
+        self.max_batch = validate.integer("max_batch", max_batch, low=1)
+        self.max_wait_us = validate.real("max_wait_us", max_wait_us, low=0)
+        self._head = 0
+
+    def _decision(self) -> tuple[int, float]:
+        a, head = self.arrivals, self._head
+        if head >= a.size:
+            return self.max_batch, math.inf
+        deadline = a[head] + self.max_wait_us
+        j = int(np.searchsorted(a, deadline, side="left"))
+        if j >= a.size:
+            return self.max_batch, math.inf  # no arrival to notice it: the end flushes
+        wait = float(a[j] - a[head])
+        if a[head] + wait < a[j]:  # keep the noticing arrival inside the batch's window
+            wait = float(np.nextafter(wait, math.inf))
+        return self.max_batch, wait
+
+    def reset(self) -> tuple[int, float]:
+        self._head = 0
+        return self._decision()
+
+    def update(self, report: StepReport) -> tuple[int, float]:
+        if not isinstance(report, StepReport):
+            raise TypeError(f"report must be a StepReport, got {type(report).__name__}")
+        self._head += report.events
+        return self._decision()

@@ -29,7 +29,7 @@ import ipywidgets as w
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 from PIL import Image
 
 from latency_lab import explore, plots, scenarios, stats, units, validate
@@ -59,15 +59,6 @@ def _quiet_minor(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _plain_log(axis, limits=(1.0, 100.0)) -> None:
-    """Ticks labelled as plain numbers: at 1, 2, 5 × 10ⁿ over up to three decades (a narrow
-    range still gets labels), at powers of ten over a wider range (labels do not collide)."""
-    decades = math.log10(limits[1] / limits[0])
-    subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
-    axis.set_major_locator(LogLocator(base=10, subs=subs))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
-
-
 def _decades(low: float, high: float) -> tuple[float, float]:
     """Limits snapped out to whole decades, so they change rarely as the data moves."""
     low, high = max(low, 1e-3), max(high, low * 1.01)
@@ -82,7 +73,7 @@ def _latency_axes(ax) -> None:
     ax.set_xlabel(f"latency ({units.LABELS['us']}, log scale)")
     ax.set_ylabel("percentile (logit scale)")
     _quiet_minor(ax)
-    _plain_log(ax.xaxis)
+    plots.log_ticks(ax.xaxis, 1.0, 100.0)
 
 
 def _latency_limits(quantiles_us: np.ndarray, max_us: float) -> tuple[float, float]:
@@ -339,7 +330,7 @@ class BatchExplorer(_Explorer):
         self.marks.set_xdata([s["p50_us"], s["p90_us"], s["p99_us"], s["p99.9_us"]])
         cdf_limits = _latency_limits(view.quantiles_us, s["max_us"])
         self.ax_cdf.set_xlim(*cdf_limits)
-        _plain_log(self.ax_cdf.xaxis, cdf_limits)
+        plots.log_ticks(self.ax_cdf.xaxis, *cdf_limits)
         self.title.set_text(
             f"{view.scenario}, {view.policy}: p99 {_fmt(s['p99_us'])} µs, max {_fmt(s['max_us'])} µs"
         )
@@ -446,7 +437,7 @@ class BurstExplorer(_Explorer):
         self.marks.set_xdata([s["p50_us"], s["p90_us"], s["p99_us"], s["p99.9_us"]])
         cdf_limits = _latency_limits(view.quantiles_us, s["max_us"])
         self.ax_cdf.set_xlim(*cdf_limits)
-        _plain_log(self.ax_cdf.xaxis, cdf_limits)
+        plots.log_ticks(self.ax_cdf.xaxis, *cdf_limits)
         self.title.set_text(f"p99 {_fmt(s['p99_us'])} µs, max {_fmt(s['max_us'])} µs")
         self.image.value = self.blitter.png((cdf_limits, rate_limit))
         return self.image.value

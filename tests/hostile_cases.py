@@ -653,6 +653,15 @@ def _tiny_env_config() -> dict:
     return {"scenario": "calm", "events": 200, "caps": (1, 4)}
 
 
+def _log_axis():
+    """The x axis of a fresh log-scale plot (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    ax.set_xscale("log")
+    return ax.xaxis
+
+
 def _tiny_agent():
     """An untrained agent on :func:`_tiny_env_config`: keeps each call of train, run_agent
     and evaluate (one seed, one scenario) to tens of milliseconds."""
@@ -686,6 +695,7 @@ OVERRIDES: dict[str, list[dict[str, Callable[[], object]]]] = {
         }
     ],
     "engine.run_kernel": [{"max_batches": lambda: 100, "until_us": lambda: math.inf}],
+    "plots.log_ticks": [{"axis": _log_axis, "low": lambda: 10.0, "high": lambda: 1_000.0}],
     "memory.cache_sweep": [{"steps": lambda: 100}],
     "validate.one_of": [{"value": lambda: "x"}],
     "structures.RingBuffer.push_many": [{"items": lambda: [1, 2, 3]}],

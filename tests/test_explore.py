@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from latency_lab import explore, policies, scenarios, traffic, units
-from latency_lab.engine import ServiceModel, Simulator, simulate
-from latency_lab.traffic import MMPP, Poisson
+from latency_lab.engine import simulate
+from latency_lab.traffic import MMPP
 
 SHARED_KEYS = ("count", "mean_us", "p50_us", "p90_us", "p99_us", "p99.9_us", "max_us",
                "throughput_per_s", "offered_rate_per_s", "utilization", "mean_batch", "stable")  # fmt: skip
@@ -203,56 +203,6 @@ def test_traced_records_every_decision_and_changes_nothing():
     assert frame["max_batch"].max() <= 64
     with pytest.raises(TypeError, match="controller"):
         explore.Traced(object())
-
-
-def lazy_batcher_reference(arrivals, max_batch, timeout_us, service_us):
-    """The classic batcher, event by event: on each arrival append, then flush if full or
-    if the oldest has waited the timeout; flush what is left at the end. Batches are served
-    in order by one server taking ``service_us`` per batch. Returns latencies."""
-    latency = np.empty(len(arrivals))
-    pending, free = [], -math.inf
-
-    def flush(now):
-        nonlocal free
-        start = max(now, free)
-        free = start + service_us
-        for i in pending:
-            latency[i] = free - arrivals[i]
-        pending.clear()
-
-    for i, t in enumerate(arrivals):
-        pending.append(i)
-        if len(pending) >= max_batch or t - arrivals[pending[0]] >= timeout_us:
-            flush(t)
-    if pending:
-        flush(arrivals[-1])
-    return latency
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_arrival_checked_timeout_matches_the_classic_batcher(seed):
-    # a server much faster than the gaps is always free when a batch is flushed
-    arrivals = Poisson(1_000).arrivals(400, seed=seed)
-    service = ServiceModel(0.001, 0.0)
-    controller = explore.ArrivalCheckedTimeout(arrivals, 4, 1_500.0)
-    result = simulate(arrivals, service, policy=controller)
-    expected = lazy_batcher_reference(arrivals, 4, 1_500.0, 0.001)
-    np.testing.assert_allclose(result.latency, expected, rtol=0, atol=1e-6)
-    exact = simulate(arrivals, service, policy=policies.timeout(4, 1_500.0))
-    assert result.latency.max() >= exact.latency.max()
-    assert np.all(exact.latency <= 1_500.0 + 0.002)
-
-
-def test_arrival_checked_timeout_waits_for_the_next_arrival():
-    arrivals = np.array([0.0, 10.0, 500.0, 510.0])
-    sim = Simulator(arrivals, ServiceModel(1.0, 0.0))
-    sim.drive(explore.ArrivalCheckedTimeout(arrivals, 8, 50.0))
-    result = sim.result()
-    # the deadline of the event at 0 passes at 50, but nothing arrives until 500
-    assert result.batch_start.tolist() == [500.0, 510.0]
-    assert result.batch_size.tolist() == [3, 1]
-    with pytest.raises(TypeError, match="StepReport"):
-        explore.ArrivalCheckedTimeout(arrivals, 8, 50.0).update((1, 2))
 
 
 def test_batch_capacity():

@@ -1,5 +1,7 @@
 """plots: the course's figures have log latency axes, labelled units and one line per series."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,3 +97,46 @@ def test_percentile_bars_take_the_unit_from_summary_keys_and_convert():
     assert [p.get_height() for p in ax.patches] == [500_000, 900_000, 990_000, 999_000, 1_000_000]
     with pytest.raises(ValueError, match="unit is needed"):
         plots.percentile_bars({"bare": stats.summary([1, 2, 3])})
+
+
+def visible_labels(axis):
+    ax = axis.axes
+    ax.figure.canvas.draw()
+    ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+    low, high = sorted(axis.get_view_interval())
+    labels = [
+        t.label1 for t in ticks
+        if t.label1.get_visible() and t.label1.get_text() and low <= t.get_loc() <= high
+    ]  # fmt: skip
+    return [(label.get_text(), label.get_window_extent()) for label in labels]
+
+
+@pytest.mark.parametrize(
+    "low, spread",
+    [(100, 0.4), (700, 0.6), (1000, 0.05), (30, 0.7), (5, 3000), (1e5, 30), (0.2, 4), (1, 1e7)],
+)
+@pytest.mark.parametrize("draw", ["ecdf", "tail", "bars"])
+def test_latency_axis_labels_never_collide_and_never_vanish(low, spread, draw):
+    """Narrow and wide ranges alike: some tick labels, none overlapping (matplotlib's own
+    log labels write 3×10², 4×10² on top of each other on a narrow range)."""
+    samples = low * (1 + spread * np.random.default_rng(0).random(5_000) ** 3)
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    if draw == "bars":
+        plots.percentile_bars({"a": samples}, unit="us", ax=ax)
+        axis = ax.yaxis
+    else:
+        plots.ecdf({"a": samples}, unit="us", ax=ax, tail=draw == "tail")
+        axis = ax.xaxis
+    labels = visible_labels(axis)
+    assert labels, "no tick label at all"
+    boxes = sorted((box for _, box in labels), key=lambda b: (b.x0, b.y0))
+    for a, b in itertools.pairwise(boxes):
+        assert not a.overlaps(b), [text for text, _ in labels]
+
+
+def test_log_ticks_refuses_a_range_it_cannot_label():
+    _, ax = plt.subplots()
+    with pytest.raises(ValueError, match="low"):
+        plots.log_ticks(ax.xaxis, 0, 10)
+    with pytest.raises(ValueError, match="high"):
+        plots.log_ticks(ax.xaxis, 10, 1)

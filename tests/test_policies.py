@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from latency_lab import engine, policies, scenarios
 from latency_lab.engine import ServiceModel, Simulator, StepReport, simulate
+from latency_lab.traffic import Poisson
 
 
 def report(service_us=10.0, queue_depth=0, batches=1):
@@ -252,3 +253,53 @@ def test_huge_caps_and_increases_are_refused_up_front():
         policies.AIMD(10, increase=10**30)
     with pytest.raises(ValueError, match="cap"):
         policies.QueueDepth(1, 0.0, cap=10**30)
+
+
+def lazy_batcher_reference(arrivals, max_batch, timeout_us, service_us):
+    """The classic batcher, event by event: on each arrival append, then flush if full or
+    if the oldest has waited the timeout; flush what is left at the end. Batches are served
+    in order by one server taking ``service_us`` per batch. Returns latencies."""
+    latency = np.empty(len(arrivals))
+    pending, free = [], -math.inf
+
+    def flush(now):
+        nonlocal free
+        start = max(now, free)
+        free = start + service_us
+        for i in pending:
+            latency[i] = free - arrivals[i]
+        pending.clear()
+
+    for i, t in enumerate(arrivals):
+        pending.append(i)
+        if len(pending) >= max_batch or t - arrivals[pending[0]] >= timeout_us:
+            flush(t)
+    if pending:
+        flush(arrivals[-1])
+    return latency
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_arrival_checked_timeout_matches_the_classic_batcher(seed):
+    # a server much faster than the gaps is always free when a batch is flushed
+    arrivals = Poisson(1_000).arrivals(400, seed=seed)
+    service = ServiceModel(0.001, 0.0)
+    controller = policies.ArrivalCheckedTimeout(arrivals, 4, 1_500.0)
+    result = simulate(arrivals, service, policy=controller)
+    expected = lazy_batcher_reference(arrivals, 4, 1_500.0, 0.001)
+    np.testing.assert_allclose(result.latency, expected, rtol=0, atol=1e-6)
+    exact = simulate(arrivals, service, policy=policies.timeout(4, 1_500.0))
+    assert result.latency.max() >= exact.latency.max()
+    assert np.all(exact.latency <= 1_500.0 + 0.002)
+
+
+def test_arrival_checked_timeout_waits_for_the_next_arrival():
+    arrivals = np.array([0.0, 10.0, 500.0, 510.0])
+    sim = Simulator(arrivals, ServiceModel(1.0, 0.0))
+    sim.drive(policies.ArrivalCheckedTimeout(arrivals, 8, 50.0))
+    result = sim.result()
+    # the deadline of the event at 0 passes at 50, but nothing arrives until 500
+    assert result.batch_start.tolist() == [500.0, 510.0]
+    assert result.batch_size.tolist() == [3, 1]
+    with pytest.raises(TypeError, match="StepReport"):
+        policies.ArrivalCheckedTimeout(arrivals, 8, 50.0).update((1, 2))
