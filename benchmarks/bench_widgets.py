@@ -22,8 +22,6 @@ import statistics
 import time
 from pathlib import Path
 
-from bench_engine import PythonLoop
-
 from latency_lab import explore, scenarios, units, widgets
 from latency_lab.engine import simulate
 
@@ -103,7 +101,8 @@ def main() -> None:
 
     print("\nAIMD at 200k events, compiled rule vs the engine's Python loop (interleaved):")
     aimd = explore.make_policy("aimd", 32, 50.0)
-    looped = PythonLoop(aimd)
+    looped = explore.make_policy("aimd", 32, 50.0)
+    looped.compiled = False  # the engine's Python loop calls update() after every batch
     runs = {"compiled rule": aimd, "Python loop": looped}
     times = {label: [] for label in runs}
     for _ in range(max(3, repeats // 3)):

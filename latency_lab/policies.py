@@ -82,11 +82,13 @@ class RulePolicy(Policy):
 
     Subclasses give ``_function`` (made with ``engine.decision_rule``), ``_params()`` (its
     constants, read from the attributes at every use) and ``_memory`` (its state). A subclass
-    that overrides ``update`` offers no rule, so the engine calls its ``update`` instead.
+    that overrides ``update`` offers no rule, so the engine calls its ``update`` instead; so
+    does setting ``compiled = False`` (the same run, through the engine's Python loop).
     """
 
     _function: ClassVar
     _memory: np.ndarray
+    compiled: bool = True
 
     def _params(self) -> np.ndarray:
         raise NotImplementedError
@@ -98,8 +100,9 @@ class RulePolicy(Policy):
 
     @property
     def rule(self) -> engine.CompiledRule | None:
-        """The compiled form of ``update`` (None if a subclass overrides ``update``)."""
-        if type(self).update is not RulePolicy.update:
+        """The compiled form of ``update`` (None if ``compiled`` is false or a subclass
+        overrides ``update``)."""
+        if not self.compiled or type(self).update is not RulePolicy.update:
             return None
         return engine.CompiledRule(self._function, self._params(), self._memory)
 

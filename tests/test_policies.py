@@ -141,19 +141,6 @@ def test_a_policy_returning_a_bad_decision_is_stopped_with_its_name():
             policy.update({"queue_depth": 3})
 
 
-class Forwarding:
-    """The same policy seen only through reset/update: the engine's Python loop."""
-
-    def __init__(self, policy):
-        self.policy, self.interval_us = policy, None
-
-    def reset(self):
-        return self.policy.reset()
-
-    def update(self, report):
-        return self.policy.update(report)
-
-
 def batches(result):
     return result.batch_start, result.batch_size, result.batch_service, result.batch_backlog
 
@@ -173,17 +160,20 @@ def test_compiled_rules_give_the_run_the_python_loop_gives(
 ):
     """A policy's compiled rule is its update(): the same batches, to the last bit."""
     instance = scenarios.get(scenario).instance(events, seed=seed)
-    if kind == "aimd":
-        policy = policies.AIMD(slo, wait, cap=cap, initial=max(1, cap // 3), decrease=0.7)
-    else:
-        policy = policies.QueueDepth(max(1, cap // 4), wait, cap=cap)
-    assert policy.rule is not None
+
+    def make():
+        if kind == "aimd":
+            return policies.AIMD(slo, wait, cap=cap, initial=max(1, cap // 3), decrease=0.7)
+        return policies.QueueDepth(max(1, cap // 4), wait, cap=cap)
+
+    policy, python = make(), make()
+    python.compiled = False
+    assert policy.rule is not None and python.rule is None
     compiled = instance.simulate(policy=policy)
-    state = policy._memory.copy()
-    looped = instance.simulate(policy=Forwarding(policy))
+    looped = instance.simulate(policy=python)
     for a, b in zip(batches(compiled), batches(looped), strict=True):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(policy._memory, state)  # the rule's state ends the same
+    np.testing.assert_array_equal(policy._memory, python._memory)  # the same state at the end
 
 
 def test_a_subclass_that_overrides_update_is_called_not_bypassed():
@@ -239,11 +229,11 @@ def test_compiled_rules_check_what_they_are_given(function, params, memory, erro
 
 
 def test_a_controller_rule_that_is_not_a_compiled_rule_is_refused():
-    class Odd(Forwarding):
+    class Odd(policies.AIMD):
         rule = "fast please"
 
     with pytest.raises(TypeError, match="CompiledRule"):
-        simulate(np.arange(10.0), ServiceModel(1, 1), policy=Odd(policies.AIMD(10)))
+        simulate(np.arange(10.0), ServiceModel(1, 1), policy=Odd(10))
 
 
 def test_huge_caps_and_increases_are_refused_up_front():
