@@ -163,7 +163,9 @@ def test_ctrl_c_keeps_the_rows_written_so_far(tmp_path):
     """A real SIGINT to a running sweep: exit status 130, whole rows kept, a hint to resume."""
     out = tmp_path / "interrupted"
     argv = ["sweep", "--policy", "aimd", "--max-batch", "1-200", "--seeds", "0-4"]
-    argv += ["--events", "20000", "--no-progress", "--out", str(out)]
+    # 1,000 runs of 200k events: seconds of work even with AIMD's compiled rule, so the
+    # sweep is still running when the signal comes (two rows are written within ms)
+    argv += ["--events", "200000", "--no-progress", "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen(
         [sys.executable, "-m", "latency_lab.cli", *argv],
@@ -192,7 +194,7 @@ def test_ctrl_c_keeps_the_rows_written_so_far(tmp_path):
     assert text.endswith("\n")
     rows = list(csv.DictReader(text.splitlines()))
     assert 2 <= len(rows) < 1000
-    first = sweep.run_one(sweep.Config(policy="aimd", max_batch=1, events=20000), 0)
+    first = sweep.run_one(sweep.Config(policy="aimd", max_batch=1, events=200_000), 0)
     assert rows[0]["p99_us"] == repr(first["p99_us"])
 
 
