@@ -269,10 +269,6 @@ class StepReport(NamedTuple):
     queue_depth: int  #: events arrived by ``time_us`` and not yet in a batch
     done: bool  #: every event has been served
 
-    def as_array(self) -> np.ndarray:
-        """The report as a compiled decision rule reads it: float64, fields in order."""
-        return np.array(self, dtype=np.float64)
-
 
 class Controller(Protocol):
     """The controller protocol (lessons 07–08): what ``Simulator.drive`` and

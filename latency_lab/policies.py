@@ -81,7 +81,8 @@ class RulePolicy(Policy):
     runs it between batches without returning to Python (see ``engine.CompiledRule``).
 
     Subclasses give ``_function`` (made with ``engine.decision_rule``), ``_params()`` (its
-    constants, read from the attributes at every use) and ``_memory`` (its state). A subclass
+    constants as a tuple of numbers, read from the attributes at every use) and ``_memory``
+    (its state). ``update`` runs the rule's Python source, the engine its compiled form. A subclass
     that overrides ``update`` offers no rule, so the engine calls its ``update`` instead; so
     does setting ``compiled = False`` (the same run, through the engine's Python loop).
     """
@@ -90,13 +91,13 @@ class RulePolicy(Policy):
     _memory: np.ndarray
     compiled: bool = True
 
-    def _params(self) -> np.ndarray:
+    def _params(self) -> tuple[float, ...]:
         raise NotImplementedError
 
     def update(self, report: StepReport) -> tuple[int, float]:
         if not isinstance(report, StepReport):
             raise TypeError(f"report must be a StepReport, got {type(report).__name__}")
-        return self._function(self._params(), self._memory, report.as_array())
+        return self._function.py_func(self._params(), self._memory, report)
 
     @property
     def rule(self) -> engine.CompiledRule | None:
@@ -104,7 +105,8 @@ class RulePolicy(Policy):
         overrides ``update``)."""
         if not self.compiled or type(self).update is not RulePolicy.update:
             return None
-        return engine.CompiledRule(self._function, self._params(), self._memory)
+        params = np.array(self._params(), dtype=np.float64)
+        return engine.CompiledRule(self._function, params, self._memory)
 
 
 @engine.decision_rule
@@ -153,9 +155,8 @@ class AIMD(RulePolicy):
         """The current batch size limit, before rounding down."""
         return float(self._memory[0])
 
-    def _params(self) -> np.ndarray:
-        return np.array([self.slo_us, self.max_wait_us, self.increase, self.decrease, self.cap],
-                        dtype=np.float64)  # fmt: skip
+    def _params(self) -> tuple[float, ...]:
+        return self.slo_us, self.max_wait_us, self.increase, self.decrease, self.cap
 
     def reset(self) -> tuple[int, float]:
         self._memory[0] = self.initial
@@ -185,8 +186,8 @@ class QueueDepth(RulePolicy):
         self.interval_us = engine.decision_interval(interval_us)
         self._memory = np.empty(0)
 
-    def _params(self) -> np.ndarray:
-        return np.array([self.target, self.max_wait_us, self.cap], dtype=np.float64)
+    def _params(self) -> tuple[float, ...]:
+        return self.target, self.max_wait_us, self.cap
 
     def reset(self) -> tuple[int, float]:
         return self.target, self.max_wait_us
