@@ -35,7 +35,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
-from numba import njit, types
+from numba import njit
 from numba.core.dispatcher import Dispatcher
 
 from latency_lab import stats, traffic, units, validate
@@ -300,18 +300,10 @@ class Controller(Protocol):
 
 
 # -- compiled decision rules -------------------------------------------------------------
-_F8, _I8 = types.float64[::1], types.int64[::1]
-#: A compiled decision rule's type: ``rule(params, memory, report) -> (max_batch, max_wait_us)``.
-RULE_SIGNATURE = types.Tuple((types.int64, types.float64))(_F8, _F8, _F8)
-#: What ``report[i]`` holds in a compiled rule: the i-th field of a StepReport (``done`` as 1.0).
+#: What ``report[i]`` holds for a decision rule: the i-th field of a StepReport (in compiled
+#: code a float64 array, ``done`` as 1.0).
 REPORT_FIELDS = StepReport._fields
-
-
-def decision_rule(function):
-    """Compile ``function(params, memory, report) -> (max_batch, max_wait_us)`` as a decision
-    rule (lesson 07): ``params`` and ``memory`` are the rule's float64 constants and state,
-    ``report`` a float64 array of a StepReport's fields (see ``REPORT_FIELDS``)."""
-    return njit(RULE_SIGNATURE, cache=True)(function)
+_REPORT_SIZE = len(REPORT_FIELDS)
 
 
 def _rule_array(name: str, value) -> np.ndarray:
@@ -326,19 +318,25 @@ def _rule_array(name: str, value) -> np.ndarray:
 class CompiledRule:
     """A controller's per-batch decisions in compiled form (lesson 07).
 
-    ``function`` is compiled with :func:`decision_rule`; ``params`` holds its constants and
-    ``memory`` its state, which it updates in place. ``Simulator.drive`` runs a controller
-    offering one as ``controller.rule`` entirely in compiled code.
+    ``driver(params, memory, state, max_batch, max_wait_us) -> (status, max_batch,
+    max_wait_us)`` is a numba function that loops: :func:`serve_batch` under the current
+    decision, read the report it wrote (``state[-1]``, indexed as ``REPORT_FIELDS``), decide,
+    until ``serve_batch`` says ``DONE`` or ``NEEDS_DRAWS`` or the report says ``done``, or a
+    decision is invalid (return ``REFUSED`` with it). ``params`` and ``memory`` are the rule's
+    constants and state (float64 arrays; ``memory`` is updated in place).
+    ``Simulator.drive`` runs a controller offering a ``CompiledRule`` as ``controller.rule``
+    without returning to Python between batches.
     """
 
-    function: Dispatcher
+    driver: Dispatcher
     params: np.ndarray
     memory: np.ndarray
 
     def __post_init__(self):
-        function = self.function
-        if not isinstance(function, Dispatcher) or RULE_SIGNATURE.args not in function.signatures:
-            raise TypeError("function must be compiled with engine.decision_rule")
+        if not isinstance(self.driver, Dispatcher):
+            raise TypeError(
+                f"driver must be a numba-compiled function, got {type(self.driver).__name__}"
+            )
         _rule_array("params", self.params)
         _rule_array("memory", self.memory)
 
@@ -367,41 +365,33 @@ def _fill_report(out, istate, fstate, n, batches0, head0, busy0):
     out[10] = 1.0 if head == n else 0.0
 
 
-_DONE, _NEEDS_DRAWS, _REFUSED = 0, 1, 2
+#: What serve_batch and a CompiledRule's driver return.
+SERVED, DONE, NEEDS_DRAWS, REFUSED = 0, 1, 2, 3
 
 
-@njit(
-    types.Tuple((types.int64, types.int64, types.float64))(
-        types.FunctionType(RULE_SIGNATURE), _F8, _F8, _F8, _F8, types.float64, types.float64,
-        types.int64, types.float64, _I8, _F8, _F8, _I8, _F8, _I8, _F8,
-    ),
-    cache=True,
-)  # fmt: skip
-def _drive_rule(
-    rule, params, memory, arrivals, multipliers, setup_us, per_item_us, max_batch, max_wait_us,
-    istate, fstate, batch_start, batch_size, batch_service, batch_backlog, report,
-):  # fmt: skip
-    """``Simulator.drive``'s loop for a compiled rule: serve one batch, report, decide, again.
-    Returns ``(status, max_batch, max_wait_us)``: done; the drawn multipliers are used up
-    (draw more, then call again with the decision returned); or the rule's decision is
-    refused (returned for the error message)."""
+@njit(cache=True)
+def serve_batch(state, max_batch, max_wait_us):
+    """Serve one batch under ``(max_batch, max_wait_us)`` from compiled code (lesson 07): a
+    :class:`CompiledRule`'s driver calls it with the ``state`` the simulator passes, and
+    finds the step's report in ``state[-1]`` (indexed as ``REPORT_FIELDS``). Returns
+    ``SERVED``, ``DONE`` (every event was served already) or ``NEEDS_DRAWS`` (the simulator
+    must draw more service multipliers first)."""
+    arrivals, multipliers, setup_us, per_item_us, istate, fstate = state[:6]
+    batch_start, batch_size, batch_service, batch_backlog, report = state[6:]
+    if report.size != _REPORT_SIZE:
+        raise ValueError("serve_batch: the report array must have one slot per REPORT_FIELDS")
     n = arrivals.size
-    while istate[_HEAD] < n:
-        head0, batches0, busy0 = istate[_HEAD], istate[_BATCHES], fstate[_BUSY]
-        served = run_kernel(
-            arrivals, multipliers, setup_us, per_item_us, max_batch, max_wait_us, istate, fstate,
-            batch_start, batch_size, batch_service, batch_backlog, np.inf, 1,
-        )  # fmt: skip
-        if served == 0:
-            return _NEEDS_DRAWS, max_batch, max_wait_us
-        if istate[_HEAD] == n:
-            break
-        _fill_report(report, istate, fstate, n, batches0, head0, busy0)
-        max_batch, max_wait_us = rule(params, memory, report)
-        if not (max_batch >= 1 and max_wait_us >= 0.0):  # also catches NaN
-            return _REFUSED, max_batch, max_wait_us
-        max_batch = min(max_batch, n)
-    return _DONE, max_batch, max_wait_us
+    head0, batches0, busy0 = istate[_HEAD], istate[_BATCHES], fstate[_BUSY]
+    if head0 == n:
+        return DONE
+    served = run_kernel(
+        arrivals, multipliers, setup_us, per_item_us, max_batch, max_wait_us, istate, fstate,
+        batch_start, batch_size, batch_service, batch_backlog, np.inf, 1,
+    )  # fmt: skip
+    if served == 0:
+        return NEEDS_DRAWS
+    _fill_report(report, istate, fstate, n, batches0, head0, busy0)
+    return SERVED
 
 
 class Simulator:
@@ -531,18 +521,23 @@ class Simulator:
 
     def _drive_compiled(self, rule: CompiledRule, max_batch: int, max_wait_us: float) -> None:
         while True:
-            status, max_batch, max_wait_us = _drive_rule(
-                rule.function, rule.params, rule.memory, self._arrivals, self._multipliers,
-                self._setup_us, self._per_item_us, max_batch, max_wait_us, self._istate,
-                self._fstate, self._batch_start, self._batch_size, self._batch_service,
-                self._batch_backlog, self._report,
+            state = (
+                self._arrivals, self._multipliers, self._setup_us, self._per_item_us,
+                self._istate, self._fstate, self._batch_start, self._batch_size,
+                self._batch_service, self._batch_backlog, self._report,
             )  # fmt: skip
-            if status == _DONE:
-                return
-            if status == _REFUSED:
+            status, max_batch, max_wait_us = rule.driver(
+                rule.params, rule.memory, state, max_batch, max_wait_us
+            )
+            if status == REFUSED:
                 decision(max_batch, max_wait_us)  # raises, naming the refused parameter
-            if self._drawn == self._n:
-                raise RuntimeError("engine: the kernel stopped before the end of the trace")
+            if status == DONE and self.done:
+                return
+            if status != NEEDS_DRAWS or self._drawn == self._n:
+                raise RuntimeError(
+                    f"the rule's driver stopped with status {status} and "
+                    f"{self._n - self.served:,} events unserved"
+                )
             self._draw_multipliers(self._drawn)
 
     def _accept(self, choice) -> tuple[int, float]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
 from latency_lab import engine, traffic, validate
 from latency_lab.engine import StepReport
@@ -77,17 +78,19 @@ _QUEUE_DEPTH = engine.REPORT_FIELDS.index("queue_depth")
 
 
 class RulePolicy(Policy):
-    """A policy whose ``update`` is a compiled decision rule (lesson 07), so that the engine
-    runs it between batches without returning to Python (see ``engine.CompiledRule``).
+    """A policy whose ``update`` is a decision rule that the engine also runs compiled
+    (lesson 07), without returning to Python between batches (see ``engine.CompiledRule``).
 
-    Subclasses give ``_function`` (made with ``engine.decision_rule``), ``_params()`` (its
-    constants as a tuple of numbers, read from the attributes at every use) and ``_memory``
-    (its state). ``update`` runs the rule's Python source, the engine its compiled form. A subclass
-    that overrides ``update`` offers no rule, so the engine calls its ``update`` instead; so
-    does setting ``compiled = False`` (the same run, through the engine's Python loop).
+    Subclasses give ``_function`` (the rule, a numba function), ``_driver`` (its entry into
+    the engine's loop), ``_params()`` (its constants as a tuple of numbers, read from the
+    attributes at every use) and ``_memory`` (its state). ``update`` runs the rule's Python
+    source, the engine its compiled form. A subclass that overrides ``update`` offers no
+    rule, so the engine calls its ``update`` instead; so does setting ``compiled = False``
+    (the same run, through the engine's Python loop).
     """
 
     _function: ClassVar
+    _driver: ClassVar
     _memory: np.ndarray
     compiled: bool = True
 
@@ -106,24 +109,58 @@ class RulePolicy(Policy):
         if not self.compiled or type(self).update is not RulePolicy.update:
             return None
         params = np.array(self._params(), dtype=np.float64)
-        return engine.CompiledRule(self._function, params, self._memory)
+        return engine.CompiledRule(self._driver, params, self._memory)
 
 
-@engine.decision_rule
+@njit(cache=True)
 def _aimd(params, memory, report):
-    slo_us, max_wait_us, increase, decrease, cap = (
-        params[0],
-        params[1],
-        params[2],
-        params[3],
-        params[4],
-    )
+    slo_us, max_wait_us, increase = params[0], params[1], params[2]
+    decrease, cap = params[3], params[4]
     if report[_BATCHES] > 0:
         if report[_SERVICE_US] <= slo_us:
             memory[0] = min(memory[0] + increase, cap)
         else:
             memory[0] = max(memory[0] * decrease, 1.0)
     return math.floor(memory[0]), max_wait_us
+
+
+@njit(cache=True)
+def _queue_depth(params, memory, report):
+    target, max_wait_us, cap = int(params[0]), params[1], int(params[2])
+    depth = int(report[_QUEUE_DEPTH])
+    if depth >= target:
+        return min(depth, cap), 0.0
+    return target, max_wait_us
+
+
+_AIMD_RULE, _QUEUE_DEPTH_RULE = 0, 1  # which rule _drive runs
+_DONE = engine.REPORT_FIELDS.index("done")
+
+
+@njit(cache=True)
+def _drive(rule, params, memory, state, max_batch, max_wait_us):
+    """The engine's per-batch loop with one of this module's rules, in compiled code."""
+    report = state[-1]
+    while True:
+        status = engine.serve_batch(state, max_batch, max_wait_us)
+        if status != engine.SERVED or report[_DONE] == 1.0:
+            return (engine.DONE if status == engine.SERVED else status), max_batch, max_wait_us
+        if rule == _AIMD_RULE:
+            max_batch, max_wait_us = _aimd(params, memory, report)
+        else:
+            max_batch, max_wait_us = _queue_depth(params, memory, report)
+        if not (max_batch >= 1 and max_wait_us >= 0.0):  # also catches NaN
+            return engine.REFUSED, max_batch, max_wait_us
+
+
+@njit(cache=True)
+def _aimd_driver(params, memory, state, max_batch, max_wait_us):
+    return _drive(_AIMD_RULE, params, memory, state, max_batch, max_wait_us)
+
+
+@njit(cache=True)
+def _queue_depth_driver(params, memory, state, max_batch, max_wait_us):
+    return _drive(_QUEUE_DEPTH_RULE, params, memory, state, max_batch, max_wait_us)
 
 
 class AIMD(RulePolicy):
@@ -137,6 +174,7 @@ class AIMD(RulePolicy):
     """
 
     _function = staticmethod(_aimd)
+    _driver = staticmethod(_aimd_driver)
 
     def __init__(self, slo_us: float, max_wait_us: float = 0.0, *, initial: int = 1,
                  increase: int = 1, decrease: float = 0.9, cap: int = 1024,
@@ -163,20 +201,12 @@ class AIMD(RulePolicy):
         return self.initial, self.max_wait_us
 
 
-@engine.decision_rule
-def _queue_depth(params, memory, report):
-    target, max_wait_us, cap = int(params[0]), params[1], int(params[2])
-    depth = int(report[_QUEUE_DEPTH])
-    if depth >= target:
-        return min(depth, cap), 0.0
-    return target, max_wait_us
-
-
 class QueueDepth(RulePolicy):
     """Batch by backlog (lesson 07): with ``target`` or more waiting, take them all at once (up to
     ``cap``); with fewer, wait up to ``max_wait_us`` for ``target`` to accumulate."""
 
     _function = staticmethod(_queue_depth)
+    _driver = staticmethod(_queue_depth_driver)
 
     def __init__(self, target: int, max_wait_us: float, cap: int = 1024, *,
                  interval_us: float | None = None):  # fmt: skip

@@ -241,6 +241,30 @@ def named_cases() -> dict[str, list[Case]]:
         lambda: huge_batch(1000),
         returns(same_batches(1000), "the batches of max_batch=1000"),
     )
+
+    def serve_state(report_slots: int, sizes: int = 4):
+        """A fresh simulator's state for engine.serve_batch, with the sizes given."""
+        return (
+            np.arange(4.0), np.empty(0), 1.0, 0.5, np.zeros(4, dtype=np.int64),
+            np.array([-np.inf, -np.inf, 0.0, 0.0, np.nan, np.nan, np.nan]), np.empty(4),
+            np.empty(sizes, dtype=np.int64), np.empty(4), np.empty(4, dtype=np.int64),
+            np.empty(report_slots),
+        )  # fmt: skip
+
+    for label, state in [("a 3-slot report", lambda: serve_state(3)),
+                         ("batch sizes of another length", lambda: serve_state(11, 2))]:  # fmt: skip
+        add(
+            "engine",
+            f"serve_batch(state with {label}, 1, 0.0)",
+            lambda state=state: engine.serve_batch(state(), 1, 0.0),
+            raises(ValueError),
+        )
+    add(
+        "engine",
+        "serve_batch(a consistent state, 1, 0.0)",
+        lambda: engine.serve_batch(serve_state(11), 1, 0.0),
+        returns(lambda status: status == engine.SERVED, "SERVED"),
+    )
     add(
         "engine",
         "simulate(3M events, max_batch=2**63 - 1) twice",

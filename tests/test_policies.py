@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from latency_lab import engine, policies, scenarios
 from latency_lab.engine import ServiceModel, Simulator, StepReport, simulate
@@ -187,45 +188,62 @@ def test_a_subclass_that_overrides_update_is_called_not_bypassed():
     assert r.batch_size.max() <= 8
 
 
-def test_a_compiled_rule_returning_a_bad_decision_is_stopped_with_its_name():
-    @engine.decision_rule
-    def zero_after_first(params, memory, report):
-        return 0, 0.0
+@njit
+def _refusing(params, memory, report):
+    """A rule that returns what ``params`` says: (max_batch, max_wait_us)."""
+    return int(params[0]), params[1]
 
+
+@njit
+def _refusing_driver(params, memory, state, max_batch, max_wait_us):
+    """A driver in CompiledRule's protocol: serve, decide, refuse what is invalid."""
+    while True:
+        status = engine.serve_batch(state, max_batch, max_wait_us)
+        if status != engine.SERVED:
+            return status, max_batch, max_wait_us
+        max_batch, max_wait_us = _refusing(params, memory, state[-1])
+        if not (max_batch >= 1 and max_wait_us >= 0.0):
+            return engine.REFUSED, max_batch, max_wait_us
+
+
+@pytest.mark.parametrize("bad, name", [((0, 0.0), "max_batch"), ((4, math.nan), "max_wait_us")])
+def test_a_compiled_rule_returning_a_bad_decision_is_stopped_with_its_name(bad, name):
     class Broken(policies.RulePolicy):
-        _function = staticmethod(zero_after_first)
+        _function = staticmethod(_refusing)
+        _driver = staticmethod(_refusing_driver)
         _memory = np.empty(0)
 
         def _params(self):
-            return np.empty(0)
+            return bad
 
         def reset(self):
             return 1, 0.0
 
-    with pytest.raises(ValueError, match="max_batch"):
+    assert Broken().rule is not None
+    with pytest.raises(ValueError, match=name):
         simulate(np.arange(10.0), ServiceModel(1, 1), policy=Broken())
 
 
 @pytest.mark.parametrize(
-    "function, params, memory, error",
+    "driver, params, memory, error",
     [
-        (lambda p, m, r: (1, 0.0), np.empty(0), np.empty(0), TypeError),  # not compiled
-        (policies._aimd, np.zeros(5, np.float32), np.zeros(1), TypeError),
-        (policies._aimd, np.zeros((5, 1)), np.zeros(1), TypeError),
-        (policies._aimd, np.zeros(5), np.zeros(4)[::2], ValueError),
-        (policies._aimd, np.zeros(5), np.zeros(1).view(), None),
+        (lambda *args: (0, 1, 0.0), np.empty(0), np.empty(0), TypeError),  # not compiled
+        (policies._aimd_driver, np.zeros(5, np.float32), np.zeros(1), TypeError),
+        (policies._aimd_driver, np.zeros((5, 1)), np.zeros(1), TypeError),
+        (policies._aimd_driver, np.zeros(5), np.zeros(4)[::2], ValueError),
+        (policies._aimd_driver, np.zeros(5), np.zeros(1).view(), None),
     ],
 )
-def test_compiled_rules_check_what_they_are_given(function, params, memory, error):
+def test_compiled_rules_check_what_they_are_given(driver, params, memory, error):
     if error is None:
-        engine.CompiledRule(function, params, memory)
+        engine.CompiledRule(driver, params, memory)
         return
     with pytest.raises(error):
-        engine.CompiledRule(function, params, memory)
+        engine.CompiledRule(driver, params, memory)
     frozen = np.zeros(1)
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="writeable"):
-        engine.CompiledRule(policies._aimd, np.zeros(5), frozen)
+        engine.CompiledRule(policies._aimd_driver, np.zeros(5), frozen)
 
 
 def test_a_controller_rule_that_is_not_a_compiled_rule_is_refused():
