@@ -344,13 +344,10 @@ class CompiledRule:
 @njit(cache=True)
 def _fill_report(out, istate, fstate, n, batches0, head0, busy0):
     """Write into ``out`` the StepReport of the step that began with ``batches0`` batches
-    served, event ``head0`` first in line and ``busy0`` µs of service done."""
-    head, arrived, batches, size = (
-        istate[_HEAD],
-        istate[_ARRIVED],
-        istate[_BATCHES],
-        istate[_LAST_SIZE],
-    )
+    served, event ``head0`` first in line and ``busy0`` µs of service done (slots in
+    ``REPORT_FIELDS`` order)."""
+    head, arrived, batches = istate[_HEAD], istate[_ARRIVED], istate[_BATCHES]
+    size = istate[_LAST_SIZE]
     start, service = fstate[_LAST_START], fstate[_LAST_SERVICE]
     out[0] = fstate[_CLOCK]
     out[1] = batches0
@@ -446,7 +443,7 @@ class Simulator:
         self._istate = np.zeros(4, dtype=np.int64)
         self._istate[_ARRIVED] = np.searchsorted(times, times[0], side="right")  # by the clock
         self._fstate = np.array([-np.inf, -np.inf, times[0], 0.0, np.nan, np.nan, np.nan])
-        self._report = np.empty(len(StepReport._fields))  # filled by _fill_report
+        self._report = np.empty(_REPORT_SIZE)  # filled by _fill_report
 
     def _draw_multipliers(self, count: int) -> None:
         """Draw the next ``count`` multipliers (at most one per event in all)."""
