@@ -287,8 +287,8 @@ class Controller(Protocol):
     rule : CompiledRule or None; optional
         The same decisions as ``update`` in compiled form. A controller that decides after
         every batch and offers one (read after ``reset()``) is run without returning to
-        Python between batches: the same run, tens of times faster (lesson 07's AIMD and
-        queue-depth policies do this).
+        Python between batches: the same run, with no Python call per batch (lesson 07's
+        AIMD and queue-depth policies do this; ``benchmarks/bench_engine.py`` times both).
 
     Decisions may be any pair of numbers; the engine checks and converts them once
     (see :func:`decision`), and raises if one is not a valid decision.
@@ -321,8 +321,8 @@ class CompiledRule:
     ``driver(params, memory, state, max_batch, max_wait_us) -> (status, max_batch,
     max_wait_us)`` is a numba function that loops: :func:`serve_batch` under the current
     decision, read the report it wrote (``state[-1]``, indexed as ``REPORT_FIELDS``), decide,
-    until ``serve_batch`` says ``DONE`` or ``NEEDS_DRAWS`` or the report says ``done``, or a
-    decision is invalid (return ``REFUSED`` with it). ``params`` and ``memory`` are the rule's
+    until ``serve_batch`` returns anything but ``SERVED`` (returned with the decision it
+    was given) or the report says ``done`` (return ``DONE``). ``params`` and ``memory`` are the rule's
     constants and state (float64 arrays; ``memory`` is updated in place).
     ``Simulator.drive`` runs a controller offering a ``CompiledRule`` as ``controller.rule``
     without returning to Python between batches.
@@ -371,12 +371,15 @@ def serve_batch(state, max_batch, max_wait_us):
     """Serve one batch under ``(max_batch, max_wait_us)`` from compiled code (lesson 07): a
     :class:`CompiledRule`'s driver calls it with the ``state`` the simulator passes, and
     finds the step's report in ``state[-1]`` (indexed as ``REPORT_FIELDS``). Returns
-    ``SERVED``, ``DONE`` (every event was served already) or ``NEEDS_DRAWS`` (the simulator
-    must draw more service multipliers first)."""
+    ``SERVED``, ``DONE`` (every event was served already), ``NEEDS_DRAWS`` (the simulator
+    must draw more service multipliers first) or ``REFUSED`` (not a valid decision: nothing
+    served)."""
     arrivals, multipliers, setup_us, per_item_us, istate, fstate = state[:6]
     batch_start, batch_size, batch_service, batch_backlog, report = state[6:]
     if report.size != _REPORT_SIZE:
         raise ValueError("serve_batch: the report array must have one slot per REPORT_FIELDS")
+    if not (max_batch >= 1 and max_wait_us >= 0.0):  # also catches NaN
+        return REFUSED
     n = arrivals.size
     head0, batches0, busy0 = istate[_HEAD], istate[_BATCHES], fstate[_BUSY]
     if head0 == n:

@@ -149,8 +149,6 @@ def _drive(rule, params, memory, state, max_batch, max_wait_us):
             max_batch, max_wait_us = _aimd(params, memory, report)
         else:
             max_batch, max_wait_us = _queue_depth(params, memory, report)
-        if not (max_batch >= 1 and max_wait_us >= 0.0):  # also catches NaN
-            return engine.REFUSED, max_batch, max_wait_us
 
 
 @njit(cache=True)

@@ -259,6 +259,18 @@ def named_cases() -> dict[str, list[Case]]:
             lambda state=state: engine.serve_batch(state(), 1, 0.0),
             raises(ValueError),
         )
+
+    def refused_untouched(max_batch, max_wait_us):
+        state = serve_state(11)
+        return engine.serve_batch(state, max_batch, max_wait_us), int(state[4][0])
+
+    for bad in [(0, 0.0), (1, math.nan), (1, -1.0)]:
+        add(
+            "engine",
+            f"serve_batch(a consistent state, {bad[0]}, {bad[1]})",
+            lambda bad=bad: refused_untouched(*bad),
+            returns(lambda out: out == (engine.REFUSED, 0), "REFUSED, nothing served"),
+        )
     add(
         "engine",
         "serve_batch(a consistent state, 1, 0.0)",

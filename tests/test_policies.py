@@ -196,14 +196,12 @@ def _refusing(params, memory, report):
 
 @njit
 def _refusing_driver(params, memory, state, max_batch, max_wait_us):
-    """A driver in CompiledRule's protocol: serve, decide, refuse what is invalid."""
+    """A driver in CompiledRule's protocol: serve, decide; serve_batch refuses bad decisions."""
     while True:
         status = engine.serve_batch(state, max_batch, max_wait_us)
         if status != engine.SERVED:
             return status, max_batch, max_wait_us
         max_batch, max_wait_us = _refusing(params, memory, state[-1])
-        if not (max_batch >= 1 and max_wait_us >= 0.0):
-            return engine.REFUSED, max_batch, max_wait_us
 
 
 @pytest.mark.parametrize("bad, name", [((0, 0.0), "max_batch"), ((4, math.nan), "max_wait_us")])
